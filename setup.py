@@ -1,0 +1,79 @@
+"""enet_ros: an ament_python ROS 2 package that also installs with plain pip.
+
+`pip install .` gives the robot runtime (no torch); `pip install .[train]` adds what the
+offline training needs; `pip install .[test]` adds the test tools and real ROS 2 Jazzy rclpy
+from PyPI. colcon builds the same file as an ament_python package.
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "enet_ros"
+
+
+def share(folder: str, pattern: str = "*") -> tuple[str, list[str]]:
+    """One data_files entry installing folder/pattern under share/enet_ros/folder."""
+    return (f"share/{PACKAGE}/{folder}", sorted(f for f in glob(f"{folder}/{pattern}")))
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="ENet real-time semantic segmentation for ROS 2, with its training code",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(exclude=["test", "test.*", "benchmarks"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        share("launch", "*.launch.py"),
+        share("config", "*.yaml"),
+        share("config/palettes", "*.yaml"),
+        share("rviz", "*.rviz"),
+        share("models", "*.onnx"),
+        share("models", "*.md"),
+    ],
+    install_requires=[
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+        "rosbags>=0.10",
+    ],
+    extras_require={
+        # torch is not pinned here: install the wheel you want first (CPU or CUDA);
+        # anything >= 2.1 satisfies this and nothing else is pulled in.
+        "train": [
+            "torch>=2.1",
+            "onnxscript>=0.1",
+            "tensorboard>=2.14",
+            "matplotlib>=3.7",
+        ],
+        # Test-only: real ROS 2 Jazzy Python stack from PyPI community wheels. Never a runtime
+        # dependency, since a ROS 2 installation brings its own rclpy.
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "torchmetrics>=1.0",
+            "ros-rclpy[fastrtps]==7.1.6",
+            "ros-sensor-msgs==5.3.6",
+            "ros-std-msgs==5.3.6",
+            "ros-diagnostic-msgs==5.3.6",
+            "colcon-core",
+            "colcon-ros",
+            "catkin_pkg",
+        ],
+    },
+    zip_safe=True,
+    entry_points={
+        "console_scripts": [
+            "enet-ros = enet_ros.cli:main",
+            "enet-train = enet_train.cli:main",
+            "segment_node = enet_ros.ros.node:main",
+        ],
+    },
+)
