@@ -169,22 +169,20 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
     # batch 2: torch.export specialises a dimension of size 1 in the example to a constant.
     example = torch.zeros(2, height, width, 3, dtype=torch.uint8)
     outputs = [LABELS_NAME, CONFIDENCE_NAME] if confidence else [LABELS_NAME]
-    dynamic_shapes = None
+    dims: dict[int, object] = {0: torch.export.Dim("batch", min=1, max=64)}
     if fixed_size is None:
-        rows = torch.export.Dim("rows", min=1, max=1024)
-        cols = torch.export.Dim("cols", min=1, max=1024)
-        dynamic_shapes = {"image": {0: torch.export.Dim("batch", min=1, max=64),
-                                    1: SIZE_MULTIPLE * rows, 2: SIZE_MULTIPLE * cols}}
+        dims[1] = SIZE_MULTIPLE * torch.export.Dim("rows", min=1, max=1024)
+        dims[2] = SIZE_MULTIPLE * torch.export.Dim("cols", min=1, max=1024)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
                                     output_names=outputs, opset_version=OPSET, dynamo=True,
-                                    dynamic_shapes=dynamic_shapes, external_data=False,
+                                    dynamic_shapes={"image": dims}, external_data=False,
                                     verbose=False)
     model = program.model_proto
-    _name_dynamic_dims(model, fixed_size is None)
+    _name_dynamic_dims(model)
     del model.metadata_props[:]
     for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
@@ -193,10 +191,8 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
     return out
 
 
-def _name_dynamic_dims(model: onnx.ModelProto, dynamic: bool) -> None:
+def _name_dynamic_dims(model: onnx.ModelProto) -> None:
     """Give the graph's dynamic dimensions readable names: batch, height, width."""
-    if not dynamic:
-        return
     for value in [*model.graph.input, *model.graph.output]:
         dims = value.type.tensor_type.shape.dim
         for dim, name in zip(dims, ("batch", "height", "width")):

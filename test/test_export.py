@@ -1,0 +1,235 @@
+"""The export: exact index-free unpooling, BatchNorm folding, the model-file contract."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+
+from enet_ros.model_file import ModelMetadata, open_model_file
+from enet_train.export import (ExportError, MaskUnpool, MaxPoolWithMask, export_onnx,
+                               inference_network, label_agreement, onnxruntime_labels,
+                               torch_labels)
+from enet_train.tensorrt_support import check_operators
+
+from conftest import CAMVID_CLASSES, REPO_ROOT, SHARED_DATASETS, make_enet
+
+
+def _tie_heavy(shape, seed=0):
+    """Values from {0, 1, 2} with flat patches: most 2x2 windows hold tied maxima."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 3, shape, generator=g).float()
+    x[..., : shape[-2] // 2, : shape[-1] // 2] = 1.0
+    return x
+
+
+def _torch_unpool(x):
+    pooled, indices = F.max_pool2d(x, 2, 2, return_indices=True)
+    return pooled, F.max_unpool2d(pooled * 3 + 1, indices, 2, 2)
+
+
+def test_mask_unpooling_is_exact_against_torch_on_ties():
+    x = _tie_heavy((3, 5, 16, 24))
+    pooled_ref, unpooled_ref = _torch_unpool(x)
+    pooled, mask = MaxPoolWithMask()(x)
+    assert torch.equal(pooled, pooled_ref)
+    assert torch.equal(MaskUnpool()(pooled * 3 + 1, mask), unpooled_ref)
+    # Exactly one position a window is chosen.
+    assert torch.equal(F.avg_pool2d(mask, 2) * 4, torch.ones_like(pooled))
+
+
+def test_naive_equality_mask_is_wrong_on_ties():
+    """Why the first-maximum mask exists: x == upsample(maxpool(x)) marks every tied position."""
+    x = _tie_heavy((1, 2, 8, 8))
+    pooled_ref, unpooled_ref = _torch_unpool(x)
+    naive = (x == F.interpolate(pooled_ref, scale_factor=2.0)).float()
+    assert not torch.equal(F.interpolate(pooled_ref * 3 + 1, scale_factor=2.0) * naive,
+                           unpooled_ref)
+
+
+def test_mask_unpooling_is_exact_in_onnxruntime(tmp_path):
+    """The exported mask operators reproduce torch's indices in ONNX Runtime, ties included."""
+    import onnxruntime as ort
+
+    class PoolUnpool(torch.nn.Module):
+        def forward(self, x):
+            pooled, mask = MaxPoolWithMask()(x)
+            return MaskUnpool()(pooled * 3 + 1, mask)
+
+    x = _tie_heavy((2, 4, 16, 16), seed=1)
+    path = tmp_path / "unpool.onnx"
+    torch.onnx.export(PoolUnpool().eval(), (x,), str(path), input_names=["x"], opset_version=18,
+                      dynamo=True, external_data=False, verbose=False)
+    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.numpy()})[0]
+    np.testing.assert_array_equal(out, _torch_unpool(x)[1].numpy())
+    assert not check_operators(onnx.load(str(path))).problems
+
+
+def test_inference_network_matches_training_network(enet_network):
+    """Folding and mask unpooling change the arithmetic, not the function."""
+    torch.set_num_threads(1)
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        ref = enet_network(x)
+        folded = inference_network(enet_network)(x)
+    np.testing.assert_allclose(folded.numpy(), ref.numpy(), rtol=1e-3, atol=1e-3)
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Dropout2d))
+                   for m in inference_network(enet_network).modules())
+
+
+def test_encoder_only_network_cannot_be_exported():
+    from enet_train.model import ENet
+
+    with pytest.raises(ExportError, match="encoder-only"):
+        inference_network(ENet(11, encoder_only=True))
+
+
+def test_model_file_follows_the_contract(enet_model_file):
+    model = open_model_file(enet_model_file)
+    assert model.fixed_size is None and model.has_confidence and model.opset >= 17
+    assert model.metadata.class_names == CAMVID_CLASSES
+    assert model.metadata.palette[3] == (128, 64, 128)  # Road
+    assert (model.metadata.input_height, model.metadata.input_width) == (360, 480)
+    loaded = onnx.load(str(enet_model_file))
+    assert not loaded.graph.initializer or all(
+        i.data_location != onnx.TensorProto.EXTERNAL for i in loaded.graph.initializer)
+    report = check_operators(loaded)
+    assert report.tensorrt_ready, report.problems
+    assert "MaxUnpool" not in report.counts and "BatchNormalization" not in report.counts
+    assert "Dropout" not in report.counts
+
+
+def _smooth_frames(n, h, w, seed=0):
+    import cv2
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (n, h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_NEAREST) for c in coarse])
+
+
+@pytest.mark.parametrize("size", [(64, 96), (120, 160)])
+def test_onnxruntime_labels_agree_with_torch_at_any_multiple_of_8(enet_network, enet_model_file,
+                                                                   size):
+    import onnxruntime as ort
+
+    frames = _smooth_frames(2, *size)
+    ort_labels = onnxruntime_labels(enet_model_file, frames)
+    assert ort_labels.shape == (2, *size) and ort_labels.dtype == np.uint8
+    assert label_agreement(ort_labels, torch_labels(enet_network, frames)) >= 0.995
+    session = ort.InferenceSession(str(enet_model_file), providers=["CPUExecutionProvider"])
+    labels, confidence = session.run(None, {"image": frames})
+    assert confidence.shape == (2, *size) and confidence.dtype == np.float32
+    assert np.all(confidence >= 1.0 / len(CAMVID_CLASSES) - 1e-6) and np.all(confidence <= 1)
+
+
+def test_onnxruntime_refuses_sizes_that_are_not_multiples_of_8(enet_model_file):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(enet_model_file), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):
+        session.run(None, {"image": np.zeros((1, 60, 64, 3), np.uint8)})
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "camvid" / "val").is_dir(),
+                    reason="CamVid not present in ../shared/datasets")
+def test_onnxruntime_agrees_with_torch_on_camvid_frames(enet_network, enet_model_file):
+    import cv2
+    files = sorted((SHARED_DATASETS / "camvid" / "val").glob("*.png"))[:4]
+    frames = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
+    agreement = label_agreement(onnxruntime_labels(enet_model_file, frames),
+                                torch_labels(enet_network, frames))
+    assert agreement >= 0.998, agreement
+
+
+def test_metadata_and_network_class_counts_must_agree(tmp_path):
+    net = make_enet(5)
+    metadata = ModelMetadata(CAMVID_CLASSES, ((0, 0, 0),) * 11, 64, 64)
+    with pytest.raises(ExportError, match="5 classes"):
+        export_onnx(net, tmp_path / "m.onnx", metadata)
+
+
+def test_export_size_must_be_a_multiple_of_8(tmp_path):
+    net = make_enet(2)
+    metadata = ModelMetadata(("a", "b"), ((0, 0, 0), (1, 1, 1)), 64, 64)
+    with pytest.raises(ExportError, match="multiple of 8"):
+        export_onnx(net, tmp_path / "m.onnx", metadata, fixed_size=(60, 64))
+
+
+def _cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run([sys.executable, "-m", "enet_train.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
+    net = make_enet(4, seed=3)
+    names = ["road", "car", "tree", "sky"]
+    ckpt = tmp_path / "best.pth"
+    torch.save({"model": net.state_dict(), "args": {"dataset": "custom"}, "class_names": names,
+                "epoch": 7, "metrics": {"mean_iou": 0.25}}, ckpt)
+    out = tmp_path / "m.onnx"
+    palette = tmp_path / "pal.yaml"
+    common = ["export", ckpt, "--out", out, "--height", 64, "--width", 96, "--fixed-size",
+              "--palette", palette, "--verify-count", 2]
+    done = _cli(*common, cwd=tmp_path)
+    assert done.returncode == 2 and "pal.yaml" in done.stderr and "Traceback" not in done.stderr
+    palette.write_text("name: custom\nclasses:\n" + "".join(
+        f"  - {{name: {n}, color: [{i}, {i}, {i}]}}\n" for i, n in enumerate(names)))
+    (tmp_path / "empty").mkdir()
+    done = _cli(*common, "--verify-images", tmp_path / "empty", cwd=tmp_path)
+    assert done.returncode == 2 and "no images" in done.stderr
+    done = _cli(*common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "label agreement, ONNX Runtime vs torch" in done.stdout
+    model = open_model_file(out)
+    assert model.fixed_size == (64, 96) and not model.has_confidence
+    assert model.metadata.class_names == tuple(names)
+    assert model.metadata.palette[2] == (2, 2, 2)
+    assert model.metadata.validation == {"mean_iou": 0.25}
+    assert model.metadata.training["epoch"] == 7
+    check = _cli("check", out)
+    assert check.returncode == 0 and "every operator is supported" in check.stdout
+    assert "ConvTranspose" in check.stdout and "MaxUnpool" not in check.stdout
+
+
+def test_check_names_the_operators_tensorrt_lacks(tmp_path):
+    """torch's default export of the training network keeps MaxPool's indices; `check` says so."""
+    net = make_enet(3).eval()
+    path = tmp_path / "naive.onnx"
+    torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), input_names=["x"],
+                      opset_version=18, dynamo=True, external_data=False, verbose=False)
+    report = check_operators(onnx.load(str(path)))
+    assert not report.tensorrt_ready
+    assert sum("outputs indices" in p for p in report.problems) >= 2
+
+
+def test_check_flags_maxunpool():
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("MaxUnpool", ["x", "i"], ["y"], kernel_shape=[2, 2], strides=[2, 2])
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2]),
+         helper.make_tensor_value_info("i", TensorProto.INT64, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])])
+    report = check_operators(helper.make_model(graph))
+    assert report.problems == ("MaxUnpool: not supported by TensorRT's ONNX parser",)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "missing.pth", "--out", "m.onnx"], "does not exist"),
+    (["export", "corrupt.pth", "--out", "m.onnx"], "not a readable torch checkpoint"),
+    (["check", "corrupt.pth"], "not a readable ONNX file"),
+    (["check", "missing.onnx"], "does not exist"),
+])
+def test_cli_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "corrupt.pth").write_bytes(b"\x00garbage" * 10)
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
