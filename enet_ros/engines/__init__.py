@@ -26,6 +26,7 @@ class Engine(Protocol):
     """What the segmenter needs from a back end."""
 
     name: str
+    model: ModelFile  # the model file it runs, metadata included
     providers: list[str]  # what actually runs the graph, e.g. ["CPUExecutionProvider"]
     input_size: tuple[int, int] | None  # (height, width) when the graph fixes it
 

@@ -71,6 +71,7 @@ class OnnxRuntimeEngine:
         except _ORT_ERRORS as err:
             raise EngineError(f"onnxruntime cannot load {model.path}: {err}") from None
         self.providers: list[str] = list(self._session.get_providers())
+        self.model = model
         self.input_size = model.fixed_size
         logger.info(f"onnxruntime {ort.__version__} runs {model.path.name} on "
                     f"{', '.join(self.providers)}")
