@@ -6,18 +6,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _runtime_bags import TYPESTORE, header, write_bag
 from _runtime_fixtures import fixture_metadata, make_model_file, reference_labels
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 
 from enet_ros.bag import BagError, segment_bag
 from enet_ros.engines import open_engine
-from enet_ros.image_codec import decode_image, encode_image
+from enet_ros.image_codec import decode_image
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import load_palette
 from enet_ros.segmenter import Segmenter
 
-TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 RNG = np.random.default_rng(4)
 
 
@@ -26,40 +25,6 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
     path = make_model_file(tmp_path_factory.mktemp("bag") / "model.onnx")
     engine = open_engine("onnxruntime", open_model_file(path), threads=1)
     return Segmenter(engine, load_palette(None, fixture_metadata()))
-
-
-def _header(seconds: int, frame_id: str = "camera") -> object:
-    time = TYPESTORE.types["builtin_interfaces/msg/Time"](sec=seconds, nanosec=7)
-    return TYPESTORE.types["std_msgs/msg/Header"](stamp=time, frame_id=frame_id)
-
-
-def write_bag(path: Path, storage: StoragePlugin, frames: list[np.ndarray],
-              compressed: bool = False) -> list[bytes]:
-    """A bag with the frames on /camera/image_raw (bgr8 or png) and chatter; returns the raw
-    serialized messages in write order."""
-    raws = []
-    image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
-    with Writer(path, version=Writer.VERSION_LATEST, storage_plugin=storage) as writer:
-        camera = writer.add_connection("/camera/image_raw", image_type, typestore=TYPESTORE)
-        chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=TYPESTORE)
-        for index, rgb in enumerate(frames):
-            if compressed:
-                png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1]
-                msg = TYPESTORE.types[image_type](header=_header(index), format="png",
-                                                  data=png.reshape(-1))
-            else:
-                step, data = encode_image(rgb, "bgr8")
-                msg = TYPESTORE.types[image_type](
-                    header=_header(index), height=rgb.shape[0], width=rgb.shape[1],
-                    encoding="bgr8", is_bigendian=0, step=step,
-                    data=np.frombuffer(data, np.uint8))
-            raw = TYPESTORE.serialize_cdr(msg, image_type)
-            writer.write(camera, 1000 + index, raw)
-            text = TYPESTORE.serialize_cdr(TYPESTORE.types["std_msgs/msg/String"](
-                data=f"hello {index}"), "std_msgs/msg/String")
-            writer.write(chatter, 1000 + index, text)
-            raws += [bytes(raw), bytes(text)]
-    return raws
 
 
 def read_bag(path: Path) -> dict[str, list[tuple[int, bytes]]]:
@@ -108,7 +73,7 @@ def test_undecodable_frames_are_skipped_and_counted(tmp_path: Path,
     image_type = "sensor_msgs/msg/Image"
     with Writer(path, version=Writer.VERSION_LATEST) as writer:
         camera = writer.add_connection("/camera", image_type, typestore=TYPESTORE)
-        bad = TYPESTORE.types[image_type](header=_header(0), height=32, width=48,
+        bad = TYPESTORE.types[image_type](header=header(0), height=32, width=48,
                                           encoding="bgr8", is_bigendian=0, step=144,
                                           data=np.zeros(100, np.uint8))
         writer.write(camera, 1, TYPESTORE.serialize_cdr(bad, image_type))
