@@ -8,7 +8,7 @@ All nodes share one parameter file (its keys are under /**, so it applies in any
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import IfElseSubstitution, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -36,8 +36,6 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
         raise ValueError("cameras is empty: give camera namespaces, e.g. cameras:=front,rear")
     image = LaunchConfiguration("image").perform(context)
     camera_info = LaunchConfiguration("camera_info").perform(context)
-    transport = "compressed" if LaunchConfiguration("use_compressed").perform(context) == "true" \
-        else "raw"
     return [
         Node(
             package="enet_ros",
@@ -45,7 +43,11 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
             name="enet_segment",
             namespace=camera,
             output="screen",
-            parameters=[LaunchConfiguration("params_file"), {"transport": transport}],
+            parameters=[
+                LaunchConfiguration("params_file"),
+                {"transport": IfElseSubstitution(LaunchConfiguration("use_compressed"),
+                                                 "compressed", "raw")},
+            ],
             remappings=[
                 ("image", image),
                 ("image/compressed", f"{image}/compressed"),
