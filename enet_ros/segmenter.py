@@ -1,0 +1,109 @@
+"""One camera frame in, a Segmentation out: resize, infer, labels, colour mask, overlay.
+
+The ROS node, the bag tool and the command line all call ``Segmenter.segment``, so a frame
+is processed the same way wherever it comes from. Work nobody asked for is skipped: colour and
+overlay are computed only when requested, and the camera image is resized only when its size
+differs from the network's.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from enet_ros.engines import Engine
+from enet_ros.model_file import SIZE_MULTIPLE
+from enet_ros.palette import Palette
+
+OUTPUT_RESOLUTIONS = ("camera", "network")
+
+
+class SegmenterError(ValueError):
+    """A configuration or frame the segmenter cannot work with."""
+
+
+@dataclass
+class Segmentation:
+    """The result of one frame.
+
+    labels: uint8 HxW class ids, at the camera's or the network's resolution.
+    color: RGB HxWx3 palette colours of the labels, or None when not asked for.
+    overlay: RGB HxWx3 at the labels' resolution: the camera image (camera resolution) or the
+        image the network saw (network resolution) blended with the colours; None when not
+        asked for.
+    timings: milliseconds spent in resize, infer and postprocess (label resize, colour,
+        overlay), and their total.
+    """
+
+    labels: np.ndarray
+    color: np.ndarray | None = None
+    overlay: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(start: float, end: float) -> float:
+    return (end - start) * 1e3
+
+
+class Segmenter:
+    """Segments RGB frames with an engine and paints them with a palette.
+
+    input_size: (height, width) the network runs at, multiples of 8; by default the engine's
+    fixed size, else the size the model was trained at (its metadata).
+    output_resolution: "camera" (labels resized back with nearest neighbour, pixel centres
+    aligned) or "network" (labels as the network gave them; cheaper, and the node scales
+    camera_info to match).
+    """
+
+    def __init__(self, engine: Engine, palette: Palette,
+                 input_size: tuple[int, int] | None = None,
+                 output_resolution: str = "camera") -> None:
+        metadata = engine.model.metadata
+        size = input_size or engine.input_size or (metadata.input_height, metadata.input_width)
+        if len(size) != 2 or not all(isinstance(s, int) and s > 0 and s % SIZE_MULTIPLE == 0
+                                     for s in size):
+            raise SegmenterError(f"input size (height, width) must be positive multiples of "
+                                 f"{SIZE_MULTIPLE}, got {tuple(size)}")
+        if engine.input_size is not None and tuple(size) != tuple(engine.input_size):
+            raise SegmenterError(f"this model runs at {engine.input_size} (height, width) "
+                                 f"only; cannot use input size {tuple(size)}")
+        if output_resolution not in OUTPUT_RESOLUTIONS:
+            raise SegmenterError(f"output_resolution must be one of {OUTPUT_RESOLUTIONS}, "
+                                 f"got {output_resolution!r}")
+        if palette.num_classes != metadata.num_classes:
+            raise SegmenterError(f"palette has {palette.num_classes} classes, the model "
+                                 f"{metadata.num_classes}")
+        self.engine = engine
+        self.palette = palette
+        self.input_size: tuple[int, int] = (int(size[0]), int(size[1]))
+        self.output_resolution = output_resolution
+
+    def segment(self, rgb: np.ndarray, color: bool = True, overlay: bool = True,
+                overlay_alpha: float = 0.5) -> Segmentation:
+        """Segment one RGB uint8 HxWx3 frame (any size; it is resized to input_size)."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+                or rgb.shape[2] != 3 or 0 in rgb.shape:
+            raise SegmenterError(f"segment needs a non-empty RGB uint8 HxWx3 image, got "
+                                 f"{getattr(rgb, 'dtype', type(rgb).__name__)} "
+                                 f"{getattr(rgb, 'shape', '')}")
+        height, width = self.input_size
+        start = time.perf_counter()
+        same_size = rgb.shape[:2] == (height, width)
+        network_rgb = rgb if same_size else cv2.resize(rgb, (width, height),
+                                                       interpolation=cv2.INTER_LINEAR)
+        resized = time.perf_counter()
+        labels = self.engine.infer(network_rgb[np.newaxis])[0]
+        inferred = time.perf_counter()
+        base = network_rgb
+        if self.output_resolution == "camera" and not same_size:
+            labels = cv2.resize(labels, (rgb.shape[1], rgb.shape[0]),
+                                interpolation=cv2.INTER_NEAREST_EXACT)
+            base = rgb
+        colour = self.palette.colorize(labels) if color or overlay else None
+        blended = self.palette.overlay(base, colour, overlay_alpha) if overlay else None
+        done = time.perf_counter()
+        timings = {"resize": _ms(start, resized), "infer": _ms(resized, inferred),
+                   "postprocess": _ms(inferred, done), "total": _ms(start, done)}
+        return Segmentation(labels, colour if color else None, blended, timings)
