@@ -96,12 +96,16 @@ class SegmentNode(Node):
                 providers=params.parse_providers(self._value("providers")),
                 threads=self._value("threads") or None, fp16=self._value("fp16"),
                 cache_dir=self._value("engine_cache_dir") or None, logger=log)
-            size = (self._value("input_height") or model.metadata.input_height,
-                    self._value("input_width") or model.metadata.input_width)
-            self._segmenter = Segmenter(self._engine, palette, input_size=size,
-                                        output_resolution=self._value("output_resolution"))
+            height, width = self._value("input_height"), self._value("input_width")
+            self._segmenter = Segmenter(
+                self._engine, palette, output_resolution=self._value("output_resolution"),
+                input_size=(height or model.metadata.input_height,
+                            width or model.metadata.input_width) if height or width else None)
         except (FileNotFoundError, ModelFileError, PaletteError, ValueError, RuntimeError) as err:
+            # ModelFileError, PaletteError, SegmenterError are ValueErrors, EngineError a
+            # RuntimeError: each says what is wrong, so the message is all the user needs.
             raise StartupError(str(err)) from None
+        size = self._segmenter.input_size
         log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)}; "
                  f"{model.num_classes} classes, network input {size[1]}x{size[0]}")
         began = time.perf_counter()
@@ -204,7 +208,7 @@ class SegmentNode(Node):
                       throttle_duration_sec=LOG_THROTTLE_S)
             return
         self._stats.count("inferred")
-        self._stats.inference.add(out.timings.get("segment", float("nan")))
+        self._stats.inference.add(out.timings.get("infer", float("nan")) * 1e-3)
         for name in ("labels", "color", "overlay"):
             encoded = getattr(out, name)
             if encoded is not None:

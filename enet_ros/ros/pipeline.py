@@ -71,7 +71,7 @@ class Outputs:
     color: EncodedImage | None = None
     overlay: EncodedImage | None = None
     size: tuple[int, int] = (0, 0)                # (height, width) of the outputs
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds, as the segmenter
 
 
 def decode(frame: RawFrame | CompressedFrame) -> tuple[np.ndarray, str]:
@@ -108,7 +108,7 @@ def run(segmenter: Any, frame: RawFrame | CompressedFrame, wanted: Wanted,
         out.color = _encoded(seg.color, "rgb8")
     if wanted.overlay and seg.overlay is not None:
         out.overlay = _encoded(seg.overlay, overlay_enc)
-    out.timings = dict(getattr(seg, "timings", None) or {})
-    out.timings.update(decode=decoded - start, segment=segmented - decoded,
-                       encode=time.perf_counter() - segmented)
+    out.timings = {**seg.timings, "decode": (decoded - start) * 1e3,
+                   "segment": (segmented - decoded) * 1e3,
+                   "encode": (time.perf_counter() - segmented) * 1e3}
     return out
