@@ -17,7 +17,9 @@ class dropped; any other class-count mismatch is an error.
 from __future__ import annotations
 
 import os
+import struct
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,29 @@ class Palette:
                                f"{rgb.dtype} {rgb.shape} and {colour.dtype} {colour.shape}")
         return cv2.addWeighted(rgb, 1.0 - alpha, colour, alpha, 0.0)
 
+
+    def to_indexed_png(self, labels: np.ndarray) -> bytes:
+        """An 8-bit indexed PNG of the labels whose palette is the class colours.
+
+        Viewers show the colours while every pixel value stays the class id, which is what
+        data set tools read back. OpenCV cannot write indexed PNGs, hence these few lines.
+        """
+        if labels.dtype != np.uint8 or labels.ndim != 2 or 0 in labels.shape:
+            raise PaletteError(f"labels must be non-empty uint8 HxW, got {labels.dtype} "
+                               f"{labels.shape}")
+        entries = max(self.num_classes, int(labels.max()) + 1)  # every index needs an entry
+        height, width = labels.shape
+        rows = np.hstack([np.zeros((height, 1), np.uint8), labels])  # filter type 0 a row
+
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + kind + body + \
+                struct.pack(">I", zlib.crc32(kind + body))
+
+        return (b"\x89PNG\r\n\x1a\n"
+                + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+                + chunk(b"PLTE", self._table[:entries, 0].tobytes())
+                + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+                + chunk(b"IEND", b""))
 
 def palette_dirs() -> list[Path]:
     """Where named palettes may live, most specific first: the source tree next to this

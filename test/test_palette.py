@@ -135,3 +135,20 @@ def test_unknown_name_and_missing_file() -> None:
         load_palette("pascal", None)
     with pytest.raises(PaletteError, match="does not exist"):
         load_palette("/nonexistent/p.yaml", None)
+
+
+def test_indexed_png_keeps_ids_and_shows_colours(tmp_path: Path) -> None:
+    import cv2
+    from PIL import Image  # reads indexed PNGs; OpenCV only returns their colours
+
+    palette = load_palette("camvid", _metadata(11))
+    labels = RNG.integers(0, 11, (7, 9), dtype=np.uint8)
+    labels[0, 0] = 200  # beyond the palette: still written, shown black
+    path = tmp_path / "labels.png"
+    path.write_bytes(palette.to_indexed_png(labels))
+    with Image.open(path) as image:
+        assert image.mode == "P"
+        np.testing.assert_array_equal(np.asarray(image), labels)
+        assert image.getpalette()[:33] == palette.colours.ravel().tolist()
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(bgr[..., ::-1], palette.colorize(labels))

@@ -55,10 +55,10 @@ class OnnxRuntimeEngine:
                  logger: Any = None) -> None:
         logger = logger or default_logger()
         chosen, missing = choose_providers(providers, ort.get_available_providers())
-        if missing:
-            logger.warning(f"onnxruntime {ort.__version__} lacks {', '.join(missing)} "
-                           f"(it has {', '.join(ort.get_available_providers())}); "
-                           f"using {', '.join(chosen)}")
+        if missing:  # a warning when asked for by name; the defaults try GPUs where present
+            log = logger.warning if providers else logger.info
+            log(f"onnxruntime {ort.__version__} lacks {', '.join(missing)} (it has "
+                f"{', '.join(ort.get_available_providers())}); using {', '.join(chosen)}")
         options = ort.SessionOptions()
         if threads is not None:
             if threads < 1:

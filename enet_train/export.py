@@ -1,0 +1,230 @@
+"""Turn a trained ENet into a model file that ONNX Runtime and TensorRT both run.
+
+What changes between training and the model file, and why:
+
+* BatchNorm is folded into the conv before it (and, in the initial block, where a max-pool
+  shares the BatchNorm, into a per-channel scale and shift), dropout is gone: fewer, cheaper
+  layers with the same function in inference.
+* Max-pooling with indices and MaxUnpool are replaced by index-free operators, because
+  TensorRT has neither a MaxUnpool layer nor a MaxPool indices output. The encoder keeps, per
+  2x2 window, a one-hot mask of the *first* maximum in row-major order (exactly the position
+  torch's indices point to, ties included), built from strided slices, Max, Equal, And/Not and
+  an interleave; the decoder unpools by multiplying the nearest-upsampled values with that mask.
+  Deriving the mask from ``x == upsample(maxpool(x))`` would be wrong on ties (flat regions),
+  where several positions equal the maximum.
+* Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
+  class ids out (and optionally the winning class's softmax probability), so the robot needs no
+  torch and no per-pixel Python.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from enet_ros.model_file import (CONFIDENCE_NAME, INPUT_NAME, LABELS_NAME, SIZE_MULTIPLE,
+                                 ModelMetadata)
+from enet_train.model import (IMAGE_MEAN, IMAGE_STD, Bottleneck, DownsamplingBottleneck, ENet,
+                              InitialBlock, UpsamplingBottleneck)
+
+OPSET = 18
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked; the message says what to change."""
+
+
+class MaxPoolWithMask(nn.Module):
+    """2x2 stride-2 max-pool whose switches are a first-maximum one-hot mask, not indices."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x00, x01 = x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2]
+        x10, x11 = x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]
+        pooled = torch.maximum(torch.maximum(x00, x01), torch.maximum(x10, x11))
+        e00, e01, e10 = x00 == pooled, x01 == pooled, x10 == pooled
+        # The first position (row-major) holding the maximum wins, as in torch's indices.
+        m00 = e00
+        m01 = e01 & ~e00
+        m10 = e10 & ~(e00 | e01)
+        m11 = ~(e00 | e01 | e10)
+        top = torch.stack([m00, m01], dim=-1)
+        bottom = torch.stack([m10, m11], dim=-1)
+        mask = torch.stack([top, bottom], dim=3).flatten(4, 5).flatten(2, 3)
+        return pooled, mask.to(x.dtype)
+
+
+class MaskUnpool(nn.Module):
+    """Unpools by placing each value at its window's masked position, zeros elsewhere."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2.0, mode="nearest") * mask
+
+
+class ChannelAffine(nn.Module):
+    """What a BatchNorm becomes in inference when no conv precedes all its channels."""
+
+    def __init__(self, bn: nn.BatchNorm2d) -> None:
+        super().__init__()
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        self.register_buffer("scale", scale.detach().reshape(1, -1, 1, 1).clone())
+        self.register_buffer("shift", shift.detach().reshape(1, -1, 1, 1).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+
+def fold_conv_bn(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> nn.Module:
+    """A conv with bias computing bn(conv(x)) in inference."""
+    fused = copy.deepcopy(conv)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        if isinstance(conv, nn.ConvTranspose2d):  # weight is [in, out, kh, kw]
+            fused.weight.copy_(conv.weight * scale.reshape(1, -1, 1, 1))
+        else:
+            fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        fused.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+    return fused
+
+
+def _fold_main_conv(block: nn.Module) -> None:
+    """Fold bn2 into the main conv, the last conv of an asymmetric pair."""
+    if isinstance(block.conv, nn.Sequential):
+        block.conv[-1] = fold_conv_bn(block.conv[-1], block.bn2)
+    else:
+        block.conv = fold_conv_bn(block.conv, block.bn2)
+    block.bn2 = nn.Identity()
+
+
+def inference_network(net: ENet) -> ENet:
+    """A copy of ``net`` for inference: BatchNorm folded, no dropout, index-free unpooling."""
+    if net.encoder_only:
+        raise ExportError("this is an encoder-only (stage 1) network; export the full network "
+                          "trained in stage 2")
+    net = copy.deepcopy(net).eval()
+    for block in net.modules():
+        if isinstance(block, InitialBlock):
+            block.bn = ChannelAffine(block.bn)
+        if isinstance(block, (Bottleneck, DownsamplingBottleneck, UpsamplingBottleneck)):
+            block.project, block.bn1 = fold_conv_bn(block.project, block.bn1), nn.Identity()
+            _fold_main_conv(block)
+            block.expand, block.bn3 = fold_conv_bn(block.expand, block.bn3), nn.Identity()
+            if hasattr(block, "dropout"):
+                block.dropout = nn.Identity()
+        if isinstance(block, DownsamplingBottleneck):
+            block.pool = MaxPoolWithMask()
+        if isinstance(block, UpsamplingBottleneck):
+            block.shortcut = fold_conv_bn(block.shortcut, block.shortcut_bn)
+            block.shortcut_bn = nn.Identity()
+            block.unpool = MaskUnpool()
+    net.encoder_head = nn.Identity()
+    return net
+
+
+class ImageToLabels(nn.Module):
+    """uint8 NHWC RGB in, uint8 class ids out: the whole per-frame computation in one graph."""
+
+    def __init__(self, net: nn.Module, confidence: bool) -> None:
+        super().__init__()
+        self.net = net
+        self.confidence = confidence
+        std = torch.tensor(IMAGE_STD) * 255.0
+        self.register_buffer("scale", (1.0 / std).reshape(1, 3, 1, 1))
+        self.register_buffer("offset", (-torch.tensor(IMAGE_MEAN) * 255.0 / std).reshape(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        x = image.permute(0, 3, 1, 2).to(torch.float32) * self.scale + self.offset
+        logits = self.net(x)
+        labels = logits.argmax(dim=1).to(torch.uint8)
+        if not self.confidence:
+            return labels
+        return labels, torch.softmax(logits, dim=1).amax(dim=1)
+
+
+def _check_size(height: int, width: int) -> None:
+    if height <= 0 or width <= 0 or height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ExportError(f"size {height}x{width} is not a multiple of {SIZE_MULTIPLE}: ENet "
+                          f"downsamples by 8; try {max(8, height // 8 * 8)}x{max(8, width // 8 * 8)}")
+
+
+def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
+                fixed_size: tuple[int, int] | None = None, confidence: bool = False) -> Path:
+    """Write the model file for ``net``: folded, index-free, pre/post inside, metadata set.
+
+    Height and width are dynamic multiples of 8 unless ``fixed_size`` (height, width) is given.
+    """
+    if metadata.num_classes != net.num_classes:
+        raise ExportError(f"the network has {net.num_classes} classes but the metadata names "
+                          f"{metadata.num_classes}: pass the class names it was trained with")
+    height, width = fixed_size or (metadata.input_height, metadata.input_width)
+    _check_size(height, width)
+    wrapper = ImageToLabels(inference_network(net), confidence).eval()
+    # batch 2: torch.export specialises a dimension of size 1 in the example to a constant.
+    example = torch.zeros(2, height, width, 3, dtype=torch.uint8)
+    outputs = [LABELS_NAME, CONFIDENCE_NAME] if confidence else [LABELS_NAME]
+    dynamic_shapes = None
+    if fixed_size is None:
+        rows = torch.export.Dim("rows", min=1, max=1024)
+        cols = torch.export.Dim("cols", min=1, max=1024)
+        dynamic_shapes = {"image": {0: torch.export.Dim("batch", min=1, max=64),
+                                    1: SIZE_MULTIPLE * rows, 2: SIZE_MULTIPLE * cols}}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
+                                    output_names=outputs, opset_version=OPSET, dynamo=True,
+                                    dynamic_shapes=dynamic_shapes, external_data=False,
+                                    verbose=False)
+    model = program.model_proto
+    _name_dynamic_dims(model, fixed_size is None)
+    del model.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, out)
+    return out
+
+
+def _name_dynamic_dims(model: onnx.ModelProto, dynamic: bool) -> None:
+    """Give the graph's dynamic dimensions readable names: batch, height, width."""
+    if not dynamic:
+        return
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        for dim, name in zip(dims, ("batch", "height", "width")):
+            if not dim.HasField("dim_value"):
+                dim.dim_param = name
+
+
+def torch_labels(net: ENet, images: np.ndarray) -> np.ndarray:
+    """Reference labels from the training network (eval mode, MaxUnpool, no folding)."""
+    wrapper = ImageToLabels(copy.deepcopy(net).eval(), confidence=False).eval()
+    with torch.no_grad():
+        return wrapper(torch.from_numpy(np.ascontiguousarray(images))).numpy()
+
+
+def onnxruntime_labels(model_path: str | Path, images: np.ndarray) -> np.ndarray:
+    """Labels from the model file run by ONNX Runtime on the CPU, one frame at a time."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run([LABELS_NAME], {INPUT_NAME: images[i:i + 1]})[0]
+                           for i in range(len(images))])
+
+
+def label_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pixels with the same class id."""
+    if a.shape != b.shape:
+        raise ValueError(f"label shapes differ: {a.shape} vs {b.shape}")
+    return float(np.mean(a == b))
+

@@ -1,0 +1,127 @@
+"""The enet-ros command, run in-process through main(argv)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from _runtime_bags import write_bag
+from _runtime_fixtures import make_model_file, reference_labels
+from rosbags.rosbag2 import Reader, StoragePlugin
+
+from enet_ros.cli import main
+
+RNG = np.random.default_rng(5)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model_file(tmp_path_factory.mktemp("cli") / "tiny.onnx")
+
+
+def _write_rgb(path: Path, rgb: np.ndarray) -> None:
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def test_segment_images_and_folders(tmp_path: Path, model: Path,
+                                    capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    images = {name: RNG.integers(0, 256, (32, 48, 3), dtype=np.uint8) for name in ("a", "b")}
+    for name, rgb in images.items():
+        _write_rgb(folder / f"{name}.png", rgb)
+    single = RNG.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    _write_rgb(tmp_path / "c.png", single)
+    images["c"] = single
+    out = tmp_path / "out"
+    assert main(["segment", str(folder), str(tmp_path / "c.png"), "--model", str(model),
+                 "--out", str(out), "--engine", "onnxruntime", "--threads", "1"]) == 0
+    from PIL import Image
+    for name, rgb in images.items():
+        with Image.open(out / f"{name}_labels.png") as labels:
+            assert labels.mode == "P"
+            np.testing.assert_array_equal(np.asarray(labels), reference_labels(rgb))
+        assert cv2.imread(str(out / f"{name}_color.png")).shape == (32, 48, 3)
+        assert cv2.imread(str(out / f"{name}_overlay.png")).shape == (32, 48, 3)
+    printed = capsys.readouterr().out
+    assert "3 frames in" in printed and "frames/s" in printed and "%" in printed
+
+
+def test_segment_video(tmp_path: Path, model: Path) -> None:
+    path = tmp_path / "clip.avi"
+    video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (48, 32))
+    if not video.isOpened():
+        pytest.skip("this OpenCV build writes no MJPG video")
+    for _ in range(3):
+        video.write(np.full((32, 48, 3), (0, 0, 255), np.uint8))  # red in BGR
+    video.release()
+    assert main(["segment", str(path), "--model", str(model), "--out", str(tmp_path / "out"),
+                 "--engine", "onnxruntime"]) == 0
+    written = sorted((tmp_path / "out" / "clip").glob("*_labels.png"))
+    assert [p.name for p in written] == [f"00000{i}_labels.png" for i in range(3)]
+    from PIL import Image
+    with Image.open(written[0]) as labels:
+        assert (np.asarray(labels) == 1).mean() > 0.95  # class 1 is red
+
+
+def test_bag_command(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
+    write_bag(tmp_path / "in", StoragePlugin.MCAP, [np.zeros((32, 48, 3), np.uint8)] * 2)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--image-topic",
+                 "/camera/image_raw", "--model", str(model), "--engine", "onnxruntime"]) == 0
+    with Reader(tmp_path / "out") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts == {"/camera/image_raw": 2, "/chatter": 2, "/enet/labels": 2,
+                      "/enet/color": 2, "/enet/overlay": 2}
+    assert "2 frames in" in capsys.readouterr().out
+
+
+def test_bench_and_info(model: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--model", str(model), "--width", "48", "--height", "32", "--runs",
+                 "3", "--engine", "onnxruntime"]) == 0
+    printed = capsys.readouterr().out
+    assert "model only" in printed and "end to end" in printed and "p90" in printed
+    assert main(["info", str(model)]) == 0
+    printed = capsys.readouterr().out
+    for expected in ("sha256", "ONNX opset   17", "ArgMax", "Conv", "dynamic",
+                     "trained at   48x32 on fixture", "  1 red", "mean_iou: 1.0"):
+        assert expected in printed
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["info", "missing.onnx"], "does not exist"),
+    (["segment", "nothing.png", "--model", "MODEL", "--out", "OUT"], "input nothing.png does "
+                                                                      "not exist"),
+    (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--width", "50", "--height",
+      "32"], "multiples of 8"),
+    (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--palette", "cityscapes"],
+     "has 19 classes but the model has 4"),
+    (["bench", "--model", "MODEL", "--runs", "0"], "--runs must be at least 1"),
+    (["bag", "IN", "OUT", "--image-topic", "/x", "--model", "MODEL"], "does not exist"),
+])
+def test_errors_are_one_line_with_status_2(tmp_path: Path, model: Path, argv: list[str],
+                                           message: str, capsys: pytest.CaptureFixture) -> None:
+    image = tmp_path / "frame.png"
+    _write_rgb(image, np.zeros((32, 48, 3), np.uint8))
+    replace = {"MODEL": str(model), "OUT": str(tmp_path / "out"), "IMAGE": str(image),
+               "IN": str(tmp_path / "no_bag"), "missing.onnx": str(tmp_path / "missing.onnx"),
+               "nothing.png": "nothing.png"}
+    assert main([replace.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"enet-ros {argv[0]}: error:") and message in err[-1]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_corrupt_model_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    assert main(["info", str(bad)]) == 2
+    assert "not a readable ONNX file" in capsys.readouterr().err
+
+
+def test_build_engine_without_tensorrt(model: Path, capsys: pytest.CaptureFixture) -> None:
+    from enet_ros.engines import tensorrt_available
+    if tensorrt_available():
+        pytest.skip("TensorRT is usable here")
+    assert main(["build-engine", str(model)]) == 2
+    assert "needs TensorRT" in capsys.readouterr().err
