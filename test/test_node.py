@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
@@ -67,6 +68,7 @@ def env(tmp_path_factory):
 def node_a(env, model, tmp_path_factory):
     node = NodeProcess(["--params-file", str(ROOT / "config" / "segment.yaml"),
                         "-p", f"model:={model}", "-r", f"__ns:={NS}",
+                        "-p", "qos_overrides./cam/image_raw.subscription.reliability:=reliable",
                         "-r", "image:=/cam/image_raw", "-r", "camera_info:=/cam/camera_info"],
                        env, tmp_path_factory.mktemp("node_a") / "node.log")
     node.wait_ready()
@@ -224,6 +226,20 @@ def test_overlay_alpha_changes_at_run_time_and_bad_values_are_refused(outputs):
     probe.publish_image(rgb, "rgb8", stamp)
     np.testing.assert_array_equal(decoded(probe.frame("overlay", stamp)), rgb)  # camera only
     assert probe.set_parameter(NODE, "overlay_alpha", 0.5).successful
+
+
+def test_qos_is_overridable_through_parameters(outputs):
+    """QoSOverridingOptions: the camera subscription is best effort (sensor data) by default;
+    a qos_overrides.* parameter made this node's reliable, as discovery reports it."""
+    probe = outputs
+    (sub,) = probe.node.get_subscriptions_info_by_topic("/cam/image_raw")
+    assert sub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert probe.get_parameter(
+        NODE, "qos_overrides./cam/image_raw.subscription.reliability") == "reliable"
+    (info_sub,) = [s for s in probe.node.get_subscriptions_info_by_topic("/cam/camera_info")
+                 if s.node_namespace == NS] or [None]
+    assert info_sub is not None
+    assert info_sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
 
 
 def test_disabled_output_is_not_published(outputs):
