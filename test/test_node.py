@@ -343,12 +343,19 @@ def test_compressed_input_network_resolution_and_ctrl_c(env, model, reference, p
     assert status == 0 and "Traceback" not in node.log(), node.log()
 
 
-def test_unloadable_model_is_one_clear_error(env, tmp_path):
+@pytest.mark.parametrize("override, message", [
+    ("model:=BROKEN", "not a readable ONNX file"),
+    ("input_width:=100", "not a valid step"),
+    ("output_resolution:=retina", "not one of camera, network"),
+])
+def test_a_node_that_cannot_start_says_why_and_exits_1(env, model, tmp_path, override,
+                                                      message):
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
-    node = NodeProcess(["-p", f"model:={broken}"], env, tmp_path / "node.log")
+    node = NodeProcess(["-p", f"model:={model}", "-p", override.replace("BROKEN", str(broken))],
+                       env, tmp_path / "node.log")
     status = node.proc.wait(timeout=60)
     node.stop()
     log = node.log()
     assert status == 1, log
-    assert "cannot start" in log and "not a readable ONNX file" in log and "Traceback" not in log
+    assert "cannot start" in log and message in log and "Traceback" not in log, log

@@ -23,6 +23,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -62,19 +63,19 @@ def _descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
 
 
 class SegmentNode(Node):
-    """Declares its parameters on construction; ``start`` loads the model and wires topics."""
+    """Constructing it cannot fail; ``start`` declares parameters, loads and wires.
+
+    (Split so that every failure of ``start`` happens on a node main can still destroy.)
+    """
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        for spec in params.PARAMS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
         self._stats = NodeStats()
         self._camera_info: CameraInfo | None = None
         self._worker: threading.Thread | None = None
         self._engine: Any = None
-        self._live = {name: self._value(name) for name in ("overlay_alpha",)
-                      + params.OUTPUT_SWITCHES}
+        self._live: dict[str, Any] = {}
 
     def _value(self, name: str) -> Any:
         return self.get_parameter(name).value
@@ -85,6 +86,10 @@ class SegmentNode(Node):
         """Load and warm up the engine, then subscribe and publish. StartupError on failure."""
         log = self.get_logger()
         try:
+            for spec in params.PARAMS:  # an override out of range or of the wrong type raises
+                self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self._live = {name: self._value(name) for name in ("overlay_alpha",)
+                          + params.OUTPUT_SWITCHES}
             for name in ("engine", "output_resolution", "transport"):
                 params.check_choice(name, self._value(name))
             path = params.resolve_model(self._value("model"))
@@ -101,16 +106,17 @@ class SegmentNode(Node):
                 self._engine, palette, output_resolution=self._value("output_resolution"),
                 input_size=(height or model.metadata.input_height,
                             width or model.metadata.input_width) if height or width else None)
-        except (FileNotFoundError, ModelFileError, PaletteError, ValueError, RuntimeError) as err:
+            size = self._segmenter.input_size
+            log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)}; "
+                     f"{model.num_classes} classes, network input {size[1]}x{size[0]}")
+            began = time.perf_counter()
+            self._segmenter.segment(np.zeros((*size, 3), np.uint8))
+            log.info(f"warm-up inference took {(time.perf_counter() - began) * 1e3:.0f} ms")
+        except (ParameterException, FileNotFoundError, ModelFileError, PaletteError, ValueError,
+                RuntimeError) as err:
             # ModelFileError, PaletteError, SegmenterError are ValueErrors, EngineError a
             # RuntimeError: each says what is wrong, so the message is all the user needs.
             raise StartupError(str(err)) from None
-        size = self._segmenter.input_size
-        log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)}; "
-                 f"{model.num_classes} classes, network input {size[1]}x{size[0]}")
-        began = time.perf_counter()
-        self._segmenter.segment(np.zeros((*size, 3), np.uint8))
-        log.info(f"warm-up inference took {(time.perf_counter() - began) * 1e3:.0f} ms")
         self.declare_parameter(
             "class_names", list(model.metadata.class_names),
             ParameterDescriptor(description="Class names of the loaded model, label id order.",
