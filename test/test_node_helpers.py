@@ -11,7 +11,8 @@ import pytest
 from enet_ros.ros import camera_info as ci
 from enet_ros.ros import params
 from enet_ros.ros.frame_slot import LatestSlot
-from enet_ros.ros.stats import ERROR, OK, WARN, LatencyWindow, NodeStats, RateMeter
+from enet_ros.ros.stats import (ERROR, OK, WARN, LatencyWindow, NodeStats, RateMeter,
+                                SequenceGaps)
 
 
 # -- LatestSlot ------------------------------------------------------------------------------
@@ -96,6 +97,14 @@ def test_rate_meter_measures_events_per_second_and_forgets_old_ones():
     assert meter.rate() == 0.0
     with pytest.raises(ValueError):
         RateMeter(window_s=0)
+
+
+def test_sequence_gaps_count_frames_that_never_arrived():
+    gaps = SequenceGaps()
+    assert [gaps.see(n) for n in (1, 2, 5, 6, 10)] == [0, 0, 2, 0, 3]
+    assert gaps.see(3) == 0 and gaps.see(4) == 0     # a new publisher starts over
+    assert gaps.see(None) == 0 and gaps.see(0) == 0  # middleware without sequence numbers
+    assert gaps.see(4 + SequenceGaps.MAX_GAP + 1) == 0
 
 
 def test_latency_window_keeps_the_last_values():

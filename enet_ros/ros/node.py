@@ -39,7 +39,7 @@ from enet_ros.palette import PaletteError, load_palette
 from enet_ros.ros import camera_info as caminfo
 from enet_ros.ros import params, pipeline
 from enet_ros.ros.frame_slot import LatestSlot
-from enet_ros.ros.stats import NodeStats
+from enet_ros.ros.stats import NodeStats, SequenceGaps
 from enet_ros.segmenter import Segmenter
 
 NODE_NAME = "enet_segment"
@@ -72,6 +72,7 @@ class SegmentNode(Node):
         super().__init__(NODE_NAME)
         self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
         self._stats = NodeStats()
+        self._gaps = SequenceGaps()
         self._camera_info: CameraInfo | None = None
         self._worker: threading.Thread | None = None
         self._engine: Any = None
@@ -170,8 +171,9 @@ class SegmentNode(Node):
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
         self._stats.count("received")
+        self._stats.count("lost", self._gaps.see(info.get("publication_sequence_number")))
         self._stats.input_rate.tick()
         if isinstance(msg, CompressedImage):
             frame: Any = pipeline.CompressedFrame(msg.format, msg.data)

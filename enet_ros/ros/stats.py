@@ -60,6 +60,34 @@ class RateMeter:
             self._times.popleft()
 
 
+class SequenceGaps:
+    """Counts frames a publisher sent that never reached our callback.
+
+    With a depth-1 subscription the middleware itself replaces a frame the executor has not
+    taken yet; the node never sees those, but their publication sequence numbers (rmw message
+    info) leave a gap. Sequence numbers are per publisher and the message info does not say
+    which publisher sent a frame, so a step backwards (a second or restarted publisher) starts
+    over rather than counting; one camera driver per topic is the case this measures.
+    """
+
+    MAX_GAP = 10_000  # a larger jump is a different publisher, not lost frames
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+
+    def see(self, sequence: int | None) -> int:
+        """Record a frame's publication sequence number; how many frames went missing before it.
+
+        0 when the middleware gives no sequence numbers (None or 0).
+        """
+        if not sequence:
+            return 0
+        last, self._last = self._last, sequence
+        if last is not None and last < sequence <= last + self.MAX_GAP:
+            return sequence - last - 1
+        return 0
+
+
 class LatencyWindow:
     """The last ``size`` latencies (seconds), summarised as median and maximum."""
 
@@ -91,6 +119,7 @@ class NodeStats:
     """
 
     received: int = 0        # frames that arrived on the input topic
+    lost: int = 0            # frames the middleware dropped before our callback saw them
     rejected: int = 0        # frames that could not be decoded (bad encoding, size, step)
     failed: int = 0          # frames whose segmentation raised unexpectedly
     idle: int = 0            # frames skipped because nobody listened to any output
@@ -119,6 +148,7 @@ class NodeStats:
         """
         with self._lock:
             counts = {"frames received": self.received, "frames dropped": dropped,
+                      "frames lost before delivery": self.lost,
                       "frames rejected": self.rejected, "frames failed": self.failed,
                       "frames skipped (no subscribers)": self.idle,
                       "frames inferred": self.inferred, "frames published": self.published}
