@@ -217,6 +217,8 @@ class SegmentNode(Node):
             return
         self._stats.count("inferred")
         self._stats.inference.add(out.timings.get("infer", float("nan")) * 1e-3)
+        self._stats.processing.add(sum(out.timings[k] for k in ("decode", "segment", "encode"))
+                                   * 1e-3)
         for name in ("labels", "color", "overlay"):
             encoded = getattr(out, name)
             if encoded is not None:

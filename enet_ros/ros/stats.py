@@ -129,6 +129,7 @@ class NodeStats:
     output_rate: RateMeter = field(default_factory=RateMeter)
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     inference: LatencyWindow = field(default_factory=LatencyWindow)
+    processing: LatencyWindow = field(default_factory=LatencyWindow)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _reported: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -153,7 +154,7 @@ class NodeStats:
                       "frames skipped (no subscribers)": self.idle,
                       "frames inferred": self.inferred, "frames published": self.published}
         latency, latency_max = self.latency.median(), self.latency.maximum()
-        inference = self.inference.median()
+        inference, processing = self.inference.median(), self.processing.median()
         values = [(key, str(value)) for key, value in counts.items()]
         values += [
             ("input rate (Hz)", f"{self.input_rate.rate():.2f}"),
@@ -161,6 +162,7 @@ class NodeStats:
             ("latency median (ms)", _ms(latency)),
             ("latency max (ms)", _ms(latency_max)),
             ("inference median (ms)", _ms(inference)),
+            ("processing median (ms)", _ms(processing)),
             ("engine", engine),
             ("providers", ", ".join(providers)),
         ]
