@@ -164,6 +164,7 @@ class SegmentNode(Node):
         return SetParametersResult(successful=True)
 
     def _apply(self, changes: list[Parameter]) -> None:
+        """After rclpy accepted a change: the worker reads these values for the next frame."""
         for change in changes:
             if change.name in self._live:
                 self._live[change.name] = change.value
@@ -172,6 +173,8 @@ class SegmentNode(Node):
     # -- callbacks -------------------------------------------------------------------------
 
     def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+        """Count the frame and hand it to the worker: nothing slow here, so the executor is
+        always free to take the next frame (``info`` is rmw's message info: sequence gaps)."""
         self._stats.count("received")
         self._stats.count("lost", self._gaps.see(info.get("publication_sequence_number")))
         self._stats.input_rate.tick()
@@ -186,6 +189,7 @@ class SegmentNode(Node):
         self._camera_info = msg
 
     def _listened(self, name: str) -> bool:
+        """Enabled and subscribed: only then is output ``name`` worth computing."""
         return bool(self._live[f"publish_{name}"]) and (
             self._pubs[name].get_subscription_count() > 0)
 
@@ -198,6 +202,7 @@ class SegmentNode(Node):
                 self._process(*item)
 
     def _process(self, header: Header, frame: Any) -> None:
+        """Segment one frame into the outputs someone listens to; count whatever happens."""
         log = self.get_logger()
         wanted = pipeline.Wanted(*(self._listened(n) for n in ("labels", "color", "overlay")))
         if not wanted.any:
