@@ -1,0 +1,310 @@
+"""segment_node: ENet semantic segmentation of a camera topic, as a ROS 2 node.
+
+A thin rclpy adapter. Everything that does work lives elsewhere and is tested without ROS:
+the parameter table (params.py), the per-frame decode/segment/encode path (pipeline.py), the
+newest-frame-wins hand-over (frame_slot.py), the counters and rates (stats.py) and the
+camera_info math (camera_info.py). This module moves fields between messages and those.
+
+Threads: the executor runs the subscription callbacks, the parameter services and the
+diagnostics timer; one worker thread runs inference. The image callback only drops the frame
+into a one-place slot, so a slow network never makes the node fall behind the camera: the
+newest frame replaces one not yet processed, and the replaced frame is counted as dropped.
+"""
+from __future__ import annotations
+
+import array
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from enet_ros.engines import open_engine
+from enet_ros.image_codec import ImageCodecError
+from enet_ros.model_file import ModelFileError, open_model_file
+from enet_ros.palette import PaletteError, load_palette
+from enet_ros.ros import camera_info as caminfo
+from enet_ros.ros import params, pipeline
+from enet_ros.ros.frame_slot import LatestSlot
+from enet_ros.ros.stats import NodeStats, SequenceGaps
+from enet_ros.segmenter import Segmenter
+
+NODE_NAME = "enet_segment"
+LOG_THROTTLE_S = 5.0
+
+
+class StartupError(Exception):
+    """The node cannot start (no model, bad parameter, engine unavailable); says why."""
+
+
+def _descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
+    desc = ParameterDescriptor(description=spec.description, read_only=spec.read_only,
+                               additional_constraints=spec.constraints)
+    if spec.int_range:
+        lo, hi, step = spec.int_range
+        desc.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=step)]
+    if spec.float_range:
+        lo, hi = spec.float_range
+        desc.floating_point_range = [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+    return desc
+
+
+class SegmentNode(Node):
+    """Constructing it cannot fail; ``start`` declares parameters, loads and wires.
+
+    (Split so that every failure of ``start`` happens on a node main can still destroy.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
+        self._stats = NodeStats()
+        self._gaps = SequenceGaps()
+        self._camera_info: CameraInfo | None = None
+        self._worker: threading.Thread | None = None
+        self._engine: Any = None
+        self._live: dict[str, Any] = {}
+
+    def _value(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load and warm up the engine, then subscribe and publish. StartupError on failure."""
+        log = self.get_logger()
+        try:
+            for spec in params.PARAMS:  # an override out of range or of the wrong type raises
+                self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self._live = {name: self._value(name) for name in ("overlay_alpha",)
+                          + params.OUTPUT_SWITCHES}
+            for name in ("engine", "output_resolution", "transport"):
+                params.check_choice(name, self._value(name))
+            path = params.resolve_model(self._value("model"))
+            log.info(f"loading model {path}")
+            model = open_model_file(path)
+            palette = load_palette(self._value("palette") or None, model.metadata)
+            self._engine = open_engine(
+                self._value("engine"), model,
+                providers=params.parse_providers(self._value("providers")),
+                threads=self._value("threads") or None, fp16=self._value("fp16"),
+                cache_dir=self._value("engine_cache_dir") or None, logger=log)
+            height, width = self._value("input_height"), self._value("input_width")
+            self._segmenter = Segmenter(
+                self._engine, palette, output_resolution=self._value("output_resolution"),
+                input_size=(height or model.metadata.input_height,
+                            width or model.metadata.input_width) if height or width else None)
+            size = self._segmenter.input_size
+            log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)}; "
+                     f"{model.num_classes} classes, network input {size[1]}x{size[0]}")
+            began = time.perf_counter()
+            self._segmenter.segment(np.zeros((*size, 3), np.uint8))
+            log.info(f"warm-up inference took {(time.perf_counter() - began) * 1e3:.0f} ms")
+        except (ParameterException, FileNotFoundError, ModelFileError, PaletteError, ValueError,
+                RuntimeError) as err:
+            # ModelFileError, PaletteError, SegmenterError are ValueErrors, EngineError a
+            # RuntimeError: each says what is wrong, so the message is all the user needs.
+            raise StartupError(str(err)) from None
+        self.declare_parameter(
+            "class_names", list(model.metadata.class_names),
+            ParameterDescriptor(description="Class names of the loaded model, label id order.",
+                                read_only=True), ignore_override=True)
+        self._wire()
+        self.add_on_set_parameters_callback(self._validate)
+        self.add_post_set_parameters_callback(self._apply)
+        self._worker = threading.Thread(target=self._work, name="enet_worker", daemon=True)
+        self._worker.start()
+        log.info(f"segmenting {self._image_topic} -> {self.resolve_topic_name('enet')}/*")
+
+    def _wire(self) -> None:
+        qos_options = QoSOverridingOptions.with_default_policies()
+        out_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self._pubs = {name: self.create_publisher(Image, f"enet/{name}", out_qos,
+                                                  qos_overriding_options=qos_options)
+                      for name in ("labels", "color", "overlay")}
+        self._info_pub = self.create_publisher(CameraInfo, "enet/camera_info", out_qos,
+                                               qos_overriding_options=qos_options)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        camera_qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
+                                durability=qos_profile_sensor_data.durability)
+        if self._value("transport") == "compressed":
+            msg_type, topic = CompressedImage, "image/compressed"
+        else:
+            msg_type, topic = Image, "image"
+        self.create_subscription(msg_type, topic, self._on_image, camera_qos,
+                                 qos_overriding_options=qos_options)
+        self._image_topic = self.resolve_topic_name(topic)
+        if self._value("use_camera_info"):
+            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
+                                     qos_profile_sensor_data)
+        self.create_timer(self._value("diagnostics_period"), self._publish_diagnostics)
+
+    # -- parameters ------------------------------------------------------------------------
+
+    def _validate(self, changes: list[Parameter]) -> SetParametersResult:
+        """Judge only our own parameters; others (qos_overrides.*, use_sim_time) pass."""
+        for change in changes:
+            if change.name in params.PARAM_NAMES:
+                reason = params.refuse_update(change.name, change.value)
+                if reason:
+                    return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    def _apply(self, changes: list[Parameter]) -> None:
+        """After rclpy accepted a change: the worker reads these values for the next frame."""
+        for change in changes:
+            if change.name in self._live:
+                self._live[change.name] = change.value
+                self.get_logger().info(f"{change.name} set to {change.value}")
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+        """Count the frame and hand it to the worker: nothing slow here, so the executor is
+        always free to take the next frame (``info`` is rmw's message info: sequence gaps)."""
+        self._stats.count("received")
+        self._stats.count("lost", self._gaps.see(info.get("publication_sequence_number")))
+        self._stats.input_rate.tick()
+        if isinstance(msg, CompressedImage):
+            frame: Any = pipeline.CompressedFrame(msg.format, msg.data)
+        else:
+            frame = pipeline.RawFrame(msg.encoding, msg.height, msg.width, msg.step,
+                                      bool(msg.is_bigendian), msg.data)
+        self._slot.put((msg.header, frame))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _listened(self, name: str) -> bool:
+        """Enabled and subscribed: only then is output ``name`` worth computing."""
+        return bool(self._live[f"publish_{name}"]) and (
+            self._pubs[name].get_subscription_count() > 0)
+
+    # -- worker ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._slot.closed:
+            item = self._slot.take(timeout=0.5)
+            if item is not None:
+                self._process(*item)
+
+    def _process(self, header: Header, frame: Any) -> None:
+        """Segment one frame into the outputs someone listens to; count whatever happens."""
+        log = self.get_logger()
+        wanted = pipeline.Wanted(*(self._listened(n) for n in ("labels", "color", "overlay")))
+        if not wanted.any:
+            self._stats.count("idle")
+            return
+        try:
+            out = pipeline.run(self._segmenter, frame, wanted, self._live["overlay_alpha"])
+        except ImageCodecError as err:
+            self._stats.count("rejected")
+            log.warning(f"skipping a malformed frame: {err}",
+                        throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        except Exception as err:  # the node lives on, but reports ERROR in diagnostics
+            self._stats.count("failed")
+            log.error(f"segmentation failed: {type(err).__name__}: {err}",
+                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        self._stats.count("inferred")
+        self._stats.inference.add(out.timings.get("infer", float("nan")) * 1e-3)
+        self._stats.processing.add(sum(out.timings[k] for k in ("decode", "segment", "encode"))
+                                   * 1e-3)
+        for name in ("labels", "color", "overlay"):
+            encoded = getattr(out, name)
+            if encoded is not None:
+                self._pubs[name].publish(_image_msg(header, encoded))
+        self._publish_camera_info(header, *out.size)
+        self._stats.count("published")
+        self._stats.output_rate.tick()
+        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+        if stamp > 0:
+            self._stats.latency.add(self.get_clock().now().nanoseconds * 1e-9 - stamp)
+
+    def _publish_camera_info(self, header: Header, height: int, width: int) -> None:
+        info = self._camera_info
+        if info is None or not self._live["publish_camera_info"] \
+                or self._info_pub.get_subscription_count() == 0:
+            return
+        try:
+            scaled = caminfo.scale_to(caminfo.Intrinsics(
+                info.width, info.height, tuple(info.k), tuple(info.p), info.binning_x,
+                info.binning_y, info.roi.x_offset, info.roi.y_offset, info.roi.width,
+                info.roi.height, info.roi.do_rectify), width, height)
+        except ValueError as err:
+            self.get_logger().warning(f"camera_info not republished: {err}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        msg = CameraInfo(header=header, width=scaled.width, height=scaled.height,
+                         distortion_model=info.distortion_model, d=info.d, r=info.r,
+                         k=scaled.k, p=scaled.p)
+        self._info_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        level, message, values = self._stats.summary(
+            self._slot.dropped, self._engine.name, self._engine.providers,
+            {"input topic": self._image_topic})
+        status = DiagnosticStatus(level=bytes([level]), name=f"{self.get_name()}: segmentation",
+                                  message=message, hardware_id=self._engine.name,
+                                  values=[KeyValue(key=k, value=v) for k, v in values])
+        self._diag_pub.publish(DiagnosticArray(header=Header(
+            stamp=self.get_clock().now().to_msg()), status=[status]))
+
+    def close(self) -> None:
+        """Stop the worker and release the engine; safe to call more than once."""
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+def _image_msg(header: Header, encoded: pipeline.EncodedImage) -> Image:
+    msg = Image(header=header, height=encoded.height, width=encoded.width,
+                encoding=encoded.encoding, is_bigendian=0, step=encoded.step)
+    msg.data = array.array("B", encoded.data)  # array.array is the fast path into uint8[]
+    return msg
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``segment_node``; the exit status: 0 on a clean stop, 1 if it cannot start.
+
+    Jazzy's rclpy (7.1) has no context manager on ``rclpy.init``; try/finally gives the same
+    guarantee: the node is destroyed and rclpy shut down on every path.
+    """
+    rclpy.init(args=args)
+    node: SegmentNode | None = None
+    try:
+        node = SegmentNode()
+        node.start()
+        rclpy.spin(node)
+    except StartupError as err:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

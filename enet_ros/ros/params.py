@@ -1,0 +1,170 @@
+"""The node's parameters, defined once, as plain data.
+
+The node turns each ``ParamSpec`` into a ``declare_parameter`` call with a ParameterDescriptor;
+the tests compare the same table with config/segment.yaml and the launch files, so a parameter
+cannot be documented, launched or configured under a name the node does not declare. No rclpy
+here: this module, its validation rules and the default-model lookup are tested directly.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "enet_ros"
+DEFAULT_MODEL_NAME = "enet_camvid.onnx"
+
+ENGINES = ("auto", "onnxruntime", "tensorrt")
+OUTPUT_RESOLUTIONS = ("camera", "network")
+TRANSPORTS = ("raw", "compressed")
+OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_camera_info")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: name, default (its type too), why it exists, its limits."""
+
+    name: str
+    default: bool | int | float | str
+    description: str
+    read_only: bool = True
+    int_range: tuple[int, int, int] | None = None        # (from, to, step)
+    float_range: tuple[float, float] | None = None       # (from, to)
+    choices: tuple[str, ...] | None = None               # checked at start by the node
+
+    @property
+    def constraints(self) -> str:
+        """Human-readable limits for the descriptor's additional_constraints."""
+        if self.choices:
+            return "one of: " + ", ".join(self.choices)
+        if self.int_range:
+            lo, hi, step = self.int_range
+            return f"{lo} to {hi}" + (f", a multiple of {step}" if step > 1 else "")
+        if self.float_range:
+            return f"{self.float_range[0]} to {self.float_range[1]}"
+        return ""
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("model", "", "Path of the ENet model file (.onnx). Empty: the shipped "
+              f"{DEFAULT_MODEL_NAME} from share/{PACKAGE}/models."),
+    ParamSpec("engine", "auto", "Inference back end; auto picks TensorRT when it is "
+              "installed and usable, ONNX Runtime otherwise.", choices=ENGINES),
+    ParamSpec("providers", "", "ONNX Runtime execution providers to try, comma-separated, "
+              "best first (e.g. 'CUDAExecutionProvider,CPUExecutionProvider'). Empty: the "
+              "engine's default order. Unavailable ones are skipped with a warning."),
+    ParamSpec("threads", 0, "CPU threads for inference; 0 lets the engine decide.",
+              int_range=(0, 256, 1)),
+    ParamSpec("fp16", False, "Build the TensorRT engine in half precision (TensorRT only)."),
+    ParamSpec("engine_cache_dir", "", "Where TensorRT keeps built engines between runs; "
+              "empty: the engine's default cache."),
+    ParamSpec("input_width", 0, "Network input width in pixels; 0: the model's training "
+              "width from its metadata.", int_range=(0, 8192, 8)),
+    ParamSpec("input_height", 0, "Network input height in pixels; 0: the model's training "
+              "height from its metadata.", int_range=(0, 8192, 8)),
+    ParamSpec("output_resolution", "camera", "Size of labels, colour and overlay: 'camera' "
+              "(the input frame's size, labels upsampled by nearest neighbour) or 'network' "
+              "(the network's input size, cheaper).", choices=OUTPUT_RESOLUTIONS),
+    ParamSpec("palette", "", "Class colours: a palette name (config/palettes) or a YAML "
+              "file; empty: the palette stored in the model file."),
+    ParamSpec("overlay_alpha", 0.5, "Weight of the class colours in enet/overlay: 0 shows "
+              "the camera image only, 1 the colours only. Changeable at run time.",
+              read_only=False, float_range=(0.0, 1.0)),
+    ParamSpec("publish_labels", True, "Publish enet/labels (mono8 class ids). Changeable at "
+              "run time.", read_only=False),
+    ParamSpec("publish_color", True, "Publish enet/color (rgb8 class colours). Changeable at "
+              "run time.", read_only=False),
+    ParamSpec("publish_overlay", True, "Publish enet/overlay (camera image blended with the "
+              "colours). Changeable at run time.", read_only=False),
+    ParamSpec("publish_camera_info", True, "Publish enet/camera_info (camera_info scaled to "
+              "the labels' size) when camera_info arrives. Changeable at run time.",
+              read_only=False),
+    ParamSpec("transport", "raw", "Input transport: 'raw' subscribes to image "
+              "(sensor_msgs/Image), 'compressed' to image/compressed "
+              "(sensor_msgs/CompressedImage).", choices=TRANSPORTS),
+    ParamSpec("use_camera_info", True, "Subscribe to camera_info and publish enet/camera_info "
+              "scaled to the labels."),
+    ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
+              float_range=(0.1, 60.0)),
+)
+
+PARAM_NAMES = frozenset(p.name for p in PARAMS)
+# Declared by the node from the loaded model, read-only, not settable from a params file.
+REPORTED_PARAMS = ("class_names",)
+
+
+def spec(name: str) -> ParamSpec:
+    """The spec of parameter ``name``; KeyError when the node has no such parameter."""
+    for p in PARAMS:
+        if p.name == name:
+            return p
+    raise KeyError(name)
+
+
+def check_choice(name: str, value: str) -> str:
+    """``value`` when it is one of the parameter's choices; else ValueError saying which are."""
+    choices = spec(name).choices or ()
+    if value not in choices:
+        raise ValueError(f"parameter {name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def refuse_update(name: str, value: object) -> str | None:
+    """Why a run-time change of our parameter ``name`` to ``value`` is refused, or None.
+
+    rclpy already enforces types, read-only flags and ranges from the descriptors; this repeats
+    the range check for the parameters the node acts on at run time so that a NaN or a value
+    that slipped past a descriptor never reaches the worker.
+    """
+    p = spec(name)
+    if p.read_only:
+        return f"{name} is read-only: restart the node to change it"
+    if isinstance(p.default, bool):
+        return None if isinstance(value, bool) else f"{name} must be true or false"
+    if p.float_range is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{name} must be a number"
+        lo, hi = p.float_range
+        if not (math.isfinite(value) and lo <= value <= hi):
+            return f"{name} must be between {lo} and {hi}, got {value}"
+    return None
+
+
+def parse_providers(text: str) -> list[str] | None:
+    """'A, B' -> ['A', 'B']; empty -> None (the engine's default order)."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    return names or None
+
+
+def default_model_candidates(environ: dict[str, str] | None = None) -> list[Path]:
+    """Where the shipped model may be, in order of preference.
+
+    An installed ROS 2 package (colcon, apt) is found through AMENT_PREFIX_PATH; a pip install
+    puts data_files under sys.prefix/share; a source checkout has models/ next to enet_ros/.
+    """
+    environ = os.environ if environ is None else environ
+    rel = Path("share") / PACKAGE / "models" / DEFAULT_MODEL_NAME
+    prefixes = [Path(p) for p in environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    candidates = [prefix / rel for prefix in prefixes]
+    candidates.append(Path(sys.prefix) / rel)
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME)
+    return candidates
+
+
+def resolve_model(path: str, environ: dict[str, str] | None = None) -> Path:
+    """The model file to load: ``path`` when given, else the first shipped one that exists.
+
+    FileNotFoundError (one message listing where it looked) when none is given and none found.
+    """
+    if path:
+        return Path(path).expanduser()
+    candidates = default_model_candidates(environ)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "no model given and the shipped model was not found; set the 'model' parameter "
+        "(--ros-args -p model:=/path/to/model.onnx). Looked in: "
+        + ", ".join(str(c) for c in candidates))

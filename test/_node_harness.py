@@ -1,0 +1,256 @@
+"""Running segment_node for real in tests: the process, and a probe node that talks to it.
+
+The node runs as its installed executable (``segment_node`` next to ``sys.executable``, as
+``pip install .[test]`` puts it; ``python -m enet_ros.ros.node`` from a bare source checkout)
+with ``--ros-args``, over Fast DDS on loopback with a random domain, so parallel test runs and
+other engineers' nodes never see each other. The probe is an ordinary rclpy node in the test
+process, spun by an executor thread: it publishes camera frames and collects what comes back.
+"""
+from __future__ import annotations
+
+import array
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.srv import GetParameters, SetParameters
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from enet_ros.image_codec import encode_image
+
+
+def ros_env(log_dir: Path) -> dict[str, str]:
+    """Environment for a node and the probe: loopback discovery, a random private domain."""
+    return {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+            "ROS_DOMAIN_ID": str(random.randrange(1, 200)), "ROS_LOG_DIR": str(log_dir),
+            "RCUTILS_COLORIZED_OUTPUT": "0", "PYTHONUNBUFFERED": "1"}
+
+
+def node_command() -> list[str]:
+    """The installed segment_node, or the module when the package is not installed."""
+    installed = Path(sys.executable).parent / "segment_node"
+    if installed.is_file():
+        return [str(installed)]
+    found = shutil.which("segment_node")
+    return [found] if found else [sys.executable, "-m", "enet_ros.ros.node"]
+
+
+class NodeProcess:
+    """segment_node as a child process, its output in a file for the assertions to read."""
+
+    def __init__(self, ros_args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen([*node_command(), "--ros-args", *ros_args], env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the node logs that it is segmenting; fail with its log if it died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "segmenting " in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"segment_node exited with {self.proc.returncode}:\n"
+                                     f"{self.log()}")
+            time.sleep(0.05)
+        raise AssertionError(f"segment_node not ready after {timeout} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send ``sig`` and return the exit status (killing it if it does not stop)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"segment_node ignored signal {sig}:\n{self.log()}")
+        self._log.close()
+        return self.proc.returncode
+
+
+class Probe:
+    """A test-side rclpy node on its own context: publishes frames, records every output."""
+
+    def __init__(self, domain_id: int, namespace: str = "") -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = Node("enet_probe", context=self.context)
+        self.namespace = namespace.rstrip("/")
+        self.received: dict[str, list[Any]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._subs: dict[str, Any] = {}
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.node.create_publisher(Image, "/cam/image_raw", qos)
+        self.compressed_pub = self.node.create_publisher(
+            CompressedImage, "/cam/image_raw/compressed", qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, "/cam/camera_info", qos)
+        self.listen("diagnostics", DiagnosticArray, "/diagnostics")
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._spinner = threading.Thread(target=self._spin, daemon=True)
+        self._spinner.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # the context was shut down under the executor: the probe is done
+            pass
+
+    def topic(self, relative: str) -> str:
+        return f"{self.namespace}/{relative}"
+
+    def listen(self, key: str, msg_type: type, topic: str | None = None) -> None:
+        """Record every message on ``topic`` (default: the node's enet/<key>) under ``key``."""
+        topic = topic or self.topic(f"enet/{key}")
+
+        def record(msg: Any) -> None:
+            with self._lock:
+                self.received[key].append((time.monotonic(), msg))
+
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self._subs[key] = self.node.create_subscription(msg_type, topic, record, qos)
+
+    def unlisten(self, key: str) -> None:
+        self.node.destroy_subscription(self._subs.pop(key))
+
+    def messages(self, key: str) -> list[Any]:
+        with self._lock:
+            return [msg for _, msg in self.received[key]]
+
+    def arrivals(self, key: str) -> list[tuple[float, Any]]:
+        with self._lock:
+            return list(self.received[key])
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = condition()
+            if result:
+                return result
+            time.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+    def wait_matched(self, publisher: Any, timeout: float = 10.0) -> None:
+        self.wait_for(lambda: publisher.get_subscription_count() > 0, timeout,
+                      f"a subscriber on {publisher.topic_name}")
+
+    def wait_subscribed(self, key: str, timeout: float = 10.0) -> None:
+        """Until the node's enet/<key> publisher sees our subscription (both sides matched)."""
+        self.wait_for(lambda: self._subs[key].get_publisher_count() > 0, timeout,
+                      f"a publisher of enet/{key}")
+
+    def frame(self, key: str, stamp: tuple[int, int], timeout: float = 10.0) -> Any:
+        """The message under ``key`` whose header stamp is ``stamp`` (sec, nanosec)."""
+        def find() -> Any:
+            return next((m for m in self.messages(key)
+                         if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp), None)
+        return self.wait_for(find, timeout, f"enet/{key} with stamp {stamp}")
+
+    def diagnostics(self) -> dict[str, str] | None:
+        """Key/values of the newest segmentation status from the node, or None."""
+        for msg in reversed(self.messages("diagnostics")):
+            for status in msg.status:
+                if "enet_segment" in status.name:
+                    return {"level": str(status.level[0]), "message": status.message,
+                            "name": status.name, "hardware_id": status.hardware_id,
+                            **{kv.key: kv.value for kv in status.values}}
+        return None
+
+    def fresh_diagnostics(self, condition: Callable[[dict[str, str]], bool],
+                          timeout: float = 8.0) -> dict[str, str]:
+        """The first status (from now on) for which ``condition`` holds."""
+        start = len(self.messages("diagnostics"))
+
+        def check() -> dict[str, str] | None:
+            if len(self.messages("diagnostics")) <= start:
+                return None
+            latest = self.diagnostics()
+            return latest if latest and condition(latest) else None
+        return self.wait_for(check, timeout, "diagnostics meeting the condition")
+
+    def publish_image(self, rgb: np.ndarray, encoding: str, stamp: tuple[int, int],
+                      frame_id: str = "camera_optical") -> None:
+        msg = raw_image(rgb, encoding, stamp, frame_id)
+        self.image_pub.publish(msg)
+
+    def publish_compressed(self, data: bytes, fmt: str, stamp: tuple[int, int],
+                           frame_id: str = "camera_optical") -> None:
+        msg = CompressedImage(format=fmt, data=data)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+        msg.header.frame_id = frame_id
+        self.compressed_pub.publish(msg)
+
+    def call(self, srv_type: type, service: str, request: Any, timeout: float = 10.0) -> Any:
+        client = self.node.create_client(srv_type, service)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise AssertionError(f"service {service} not available")
+            future = client.call_async(request)
+            self.wait_for(future.done, timeout, f"a reply from {service}")
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def set_parameter(self, node_name: str, name: str, value: Any) -> Any:
+        """SetParameters on the node; the SetParametersResult for this one parameter."""
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()])
+        return self.call(SetParameters, f"{node_name}/set_parameters", request).results[0]
+
+    def get_parameter(self, node_name: str, name: str) -> Any:
+        request = GetParameters.Request(names=[name])
+        value = self.call(GetParameters, f"{node_name}/get_parameters", request).values[0]
+        return Parameter.from_parameter_msg(ParameterMsg(name=name, value=value)).value
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._spinner.join(timeout=5.0)
+
+
+def raw_image(rgb: np.ndarray, encoding: str, stamp: tuple[int, int],
+              frame_id: str = "camera_optical") -> Image:
+    """An Image message of an RGB array in ``encoding`` (rgb8, bgr8, mono8, ...)."""
+    if encoding == "mono8":
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    step, data = encode_image(rgb, encoding)
+    msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding=encoding, step=step,
+                is_bigendian=0)
+    msg.data = array.array("B", data)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    msg.header.frame_id = frame_id
+    return msg
+
+
+def blocks_frame(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """An RGB frame with blocks of the fixture model's classes (dark, red, green, blue)."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[10, 10, 10], [230, 20, 20], [20, 230, 20], [20, 20, 230]], np.uint8)
+    blocks = rng.integers(0, 4, size=(height // 8, width // 8))
+    image = colours[np.kron(blocks, np.ones((8, 8), int))]
+    return np.ascontiguousarray(image.astype(np.uint8))

@@ -1,0 +1,364 @@
+"""segment_node end to end, with real rclpy: its installed executable, real topics, real
+parameter services, a tiny model. One node per module scope (starting one costs seconds).
+
+Node A: raw transport, camera resolution, config/segment.yaml, namespace /test_cam.
+Node B: compressed transport, network resolution, stopped with Ctrl-C (SIGINT).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
+from _runtime_fixtures import make_model_file
+from enet_ros.engines import open_engine
+from enet_ros.image_codec import decode_compressed, decode_image, encode_image
+from enet_ros.model_file import open_model_file
+from enet_ros.palette import load_palette
+from enet_ros.segmenter import Segmenter
+
+ROOT = Path(__file__).resolve().parents[1]
+NS = "/test_cam"
+NODE = f"{NS}/enet_segment"
+H, W = 48, 64                      # camera frames; the fixture model runs at 32x48 (h x w)
+K_FULL = (200.0, 0.0, 64.0, 0.0, 210.0, 48.0, 0.0, 0.0, 1.0)
+P_FULL = (202.0, 0.0, 65.0, -20.0, 0.0, 212.0, 49.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+OUTPUTS = {"labels": Image, "color": Image, "overlay": Image, "camera_info": CameraInfo}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return make_model_file(tmp_path_factory.mktemp("model") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    """The same model, palette and network size as the node, run in this process."""
+    mf = open_model_file(model)
+    engine = open_engine("onnxruntime", mf, providers=["CPUExecutionProvider"])
+    segmenters = {res: Segmenter(engine, load_palette(None, mf.metadata), output_resolution=res)
+                  for res in ("camera", "network")}
+    yield segmenters
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """ROS environment for the node and the probe (the probe reads os.environ at init)."""
+    env = ros_env(tmp_path_factory.mktemp("ros_log"))
+    saved = {k: os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR")}
+    os.environ.update({k: env[k] for k in saved})
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def node_a(env, model, tmp_path_factory):
+    node = NodeProcess(["--params-file", str(ROOT / "config" / "segment.yaml"),
+                        "-p", f"model:={model}", "-r", f"__ns:={NS}",
+                        "-p", "qos_overrides./cam/image_raw.subscription.reliability:=reliable",
+                        "-r", "image:=/cam/image_raw", "-r", "camera_info:=/cam/camera_info"],
+                       env, tmp_path_factory.mktemp("node_a") / "node.log")
+    node.wait_ready()
+    yield node
+    status = node.stop(signal.SIGTERM)
+    assert status == 0 and "Traceback" not in node.log(), node.log()
+
+
+@pytest.fixture(scope="module")
+def probe(env, node_a):
+    probe = Probe(int(env["ROS_DOMAIN_ID"]), namespace=NS)
+    yield probe
+    probe.close()
+
+
+@pytest.fixture
+def outputs(probe):
+    """The probe subscribed to every output, with a calibrated, 2x-binned camera_info sent."""
+    for key, msg_type in OUTPUTS.items():
+        if key not in probe._subs:
+            probe.listen(key, msg_type)
+    for key in OUTPUTS:
+        probe.wait_subscribed(key)
+    probe.wait_matched(probe.image_pub)
+    info = CameraInfo(width=2 * W, height=2 * H, k=K_FULL, p=P_FULL, binning_x=2, binning_y=2,
+                      distortion_model="plumb_bob", d=[0.1, -0.05, 0.0, 0.0, 0.01])
+    probe.wait_matched(probe.info_pub)
+    probe.info_pub.publish(info)
+    time.sleep(0.2)  # camera_info is best effort and latest-wins on the node side
+    return probe
+
+
+_last_stamp = [0]
+
+
+def next_stamp() -> tuple[int, int]:
+    """The wall-clock time (what the node measures latency against), unique per frame."""
+    ns = max(time.time_ns(), _last_stamp[0] + 1000)
+    _last_stamp[0] = ns
+    return divmod(ns, 10**9)
+
+
+def decoded(msg: Image) -> np.ndarray:
+    """An output image as RGB (labels as HxW)."""
+    if msg.encoding == "mono8":
+        return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+    return decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
+                        msg.data)
+
+
+# -- node A -----------------------------------------------------------------------------------
+
+def test_no_inference_while_nobody_listens(probe):
+    """Frames arrive and are counted, but with no subscriber to any output none is inferred."""
+    for key in [k for k in OUTPUTS if k in probe._subs]:
+        probe.unlisten(key)
+    probe.wait_for(lambda: all(probe.node.count_subscribers(probe.topic(f"enet/{k}")) == 0
+                               for k in OUTPUTS), 10, "output subscribers gone")
+    probe.wait_matched(probe.image_pub)
+    before = probe.fresh_diagnostics(lambda d: True)
+    for _ in range(5):
+        probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
+        time.sleep(0.05)
+    after = probe.fresh_diagnostics(
+        lambda d: int(d["frames received"]) >= int(before["frames received"]) + 5)
+    assert after["frames inferred"] == before["frames inferred"]
+    assert int(after["frames skipped (no subscribers)"]) - int(
+        before["frames skipped (no subscribers)"]) == int(after["frames received"]) - int(
+        before["frames received"])
+
+
+@pytest.mark.parametrize("encoding, overlay_encoding",
+                         [("bgr8", "bgr8"), ("rgb8", "rgb8"), ("mono8", "rgb8")])
+def test_outputs_match_direct_inference(outputs, reference, encoding, overlay_encoding):
+    probe = outputs
+    rgb = blocks_frame(H, W, seed=hash(encoding) % 100)
+    sent = raw_image(rgb, encoding, next_stamp(), frame_id=f"cam_{encoding}")
+    stamp = (sent.header.stamp.sec, sent.header.stamp.nanosec)
+    probe.image_pub.publish(sent)
+    labels, color, overlay = (probe.frame(k, stamp) for k in ("labels", "color", "overlay"))
+    for msg in (labels, color, overlay):
+        assert msg.header.frame_id == f"cam_{encoding}"
+        assert (msg.height, msg.width) == (H, W)
+    assert (labels.encoding, color.encoding, overlay.encoding) == ("mono8", "rgb8",
+                                                                   overlay_encoding)
+    # What the node saw, segmented here by the same segmenter.
+    seen = decode_image(encoding, H, W, sent.step, False, sent.data)
+    expected = reference["camera"].segment(seen, overlay_alpha=0.5)
+    agreement = np.mean(decoded(labels) == expected.labels)
+    assert agreement >= 0.999, agreement
+    # a frame that tells classes apart (grey only separates dark from bright)
+    assert len(np.unique(expected.labels)) >= (2 if encoding == "mono8" else 4)
+    np.testing.assert_array_equal(decoded(color), expected.color)
+    np.testing.assert_allclose(decoded(overlay).astype(int), expected.overlay.astype(int), atol=1)
+
+
+def test_camera_info_is_scaled_to_the_labels(outputs):
+    """2x-binned 128x96 calibration, 64x48 frames, camera resolution: K and P halved."""
+    probe = outputs
+    stamp = next_stamp()
+    probe.publish_image(blocks_frame(H, W), "bgr8", stamp)
+    info = probe.frame("camera_info", stamp)
+    assert (info.width, info.height, info.binning_x, info.binning_y) == (W, H, 0, 0)
+    assert info.header.frame_id == "camera_optical"
+    np.testing.assert_allclose(info.k, [v / 2 if i < 6 else v for i, v in enumerate(K_FULL)])
+    np.testing.assert_allclose(info.p, [v / 2 if i < 8 else v for i, v in enumerate(P_FULL)])
+    np.testing.assert_allclose(info.d, [0.1, -0.05, 0.0, 0.0, 0.01])
+    assert info.distortion_model == "plumb_bob"
+
+
+def test_malformed_frames_are_counted_and_the_node_lives(outputs, node_a):
+    probe = outputs
+    before = probe.fresh_diagnostics(lambda d: True)
+    good = raw_image(blocks_frame(H, W), "rgb8", (0, 0))
+    bad = [
+        Image(height=H, width=W, encoding="no_such_encoding", step=W * 3, data=good.data),
+        Image(height=H, width=W, encoding="rgb8", step=W * 3 - 1, data=good.data),  # odd step
+        Image(height=H, width=W, encoding="rgb8", step=W * 3, data=good.data[:100]),  # truncated
+        Image(height=0, width=0, encoding="rgb8", step=0),                             # empty
+    ]
+    for msg in bad:
+        msg.header.stamp.sec, msg.header.stamp.nanosec = next_stamp()
+        probe.image_pub.publish(msg)
+        time.sleep(0.15)  # one at a time: a newer frame would replace an unprocessed one
+    after = probe.fresh_diagnostics(
+        lambda d: int(d["frames rejected"]) >= int(before["frames rejected"]) + len(bad))
+    assert int(after["frames rejected"]) == int(before["frames rejected"]) + len(bad)
+    assert after["level"] == "1" and "malformed" in after["message"]
+    assert "malformed frame" in node_a.log()
+    stamp = next_stamp()
+    probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
+    assert probe.frame("labels", stamp).width == W
+    assert node_a.proc.poll() is None
+
+
+def test_overlay_alpha_changes_at_run_time_and_bad_values_are_refused(outputs):
+    probe = outputs
+    assert probe.set_parameter(NODE, "overlay_alpha", 1.0).successful
+    stamp = next_stamp()
+    probe.publish_image(blocks_frame(H, W, seed=3), "rgb8", stamp)
+    overlay, color = probe.frame("overlay", stamp), probe.frame("color", stamp)
+    np.testing.assert_array_equal(decoded(overlay), decoded(color))  # alpha 1: colours only
+
+    for value in (1.5, -0.1):
+        result = probe.set_parameter(NODE, "overlay_alpha", value)
+        assert not result.successful
+    assert probe.get_parameter(NODE, "overlay_alpha") == 1.0
+    assert not probe.set_parameter(NODE, "model", "/elsewhere.onnx").successful
+    assert not probe.set_parameter(NODE, "input_width", 64).successful
+    assert probe.get_parameter(NODE, "class_names") == ["dark", "red", "green", "blue"]
+
+    assert probe.set_parameter(NODE, "overlay_alpha", 0.0).successful
+    stamp = next_stamp()
+    rgb = blocks_frame(H, W, seed=4)
+    probe.publish_image(rgb, "rgb8", stamp)
+    np.testing.assert_array_equal(decoded(probe.frame("overlay", stamp)), rgb)  # camera only
+    assert probe.set_parameter(NODE, "overlay_alpha", 0.5).successful
+
+
+def test_qos_is_overridable_through_parameters(outputs):
+    """QoSOverridingOptions: the camera subscription is best effort (sensor data) by default;
+    a qos_overrides.* parameter made this node's reliable, as discovery reports it."""
+    probe = outputs
+    (sub,) = probe.node.get_subscriptions_info_by_topic("/cam/image_raw")
+    assert sub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert probe.get_parameter(
+        NODE, "qos_overrides./cam/image_raw.subscription.reliability") == "reliable"
+    (info_sub,) = [s for s in probe.node.get_subscriptions_info_by_topic("/cam/camera_info")
+                 if s.node_namespace == NS] or [None]
+    assert info_sub is not None
+    assert info_sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+
+
+def test_disabled_output_is_not_published(outputs):
+    probe = outputs
+    assert probe.set_parameter(NODE, "publish_color", False).successful
+    try:
+        stamp = next_stamp()
+        probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
+        probe.frame("overlay", stamp)
+        time.sleep(0.2)
+        assert not [m for m in probe.messages("color")
+                    if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]
+    finally:
+        assert probe.set_parameter(NODE, "publish_color", True).successful
+
+
+def test_a_burst_drops_old_frames_and_keeps_latency_bounded(outputs):
+    """Frames faster than the node can segment: the newest always comes out, promptly, and
+    every received frame is either published, dropped, rejected or skipped."""
+    probe = outputs
+    before = probe.fresh_diagnostics(lambda d: True)
+    big = blocks_frame(4 * H, 4 * W)   # 256x192: slower to process than to send
+    stamps = [next_stamp() for _ in range(40)]
+    for stamp in stamps:  # ~1 kHz: faster than any machine segments and paints 256x192
+        probe.publish_image(big, "bgr8", stamp)
+        time.sleep(0.001)
+    sent_last = time.monotonic()
+    last = probe.frame("labels", stamps[-1], timeout=10)
+    assert last.width == 4 * W
+    arrived = next(t for t, m in probe.arrivals("labels")
+                   if (m.header.stamp.sec, m.header.stamp.nanosec) == stamps[-1])
+    assert arrived - sent_last < 1.0
+    burst = {s for s in stamps}
+    published = [m for m in probe.messages("labels")
+                 if (m.header.stamp.sec, m.header.stamp.nanosec) in burst]
+    after = probe.fresh_diagnostics(
+        lambda d: int(d["frames published"]) - int(before["frames published"])
+        >= len(published))
+    delta = {k: int(after[k]) - int(before[k]) for k in
+             ("frames received", "frames published", "frames dropped", "frames rejected",
+              "frames skipped (no subscribers)", "frames failed", "frames lost before delivery")}
+    # The probe may miss an output (the publisher keeps the last 2 for a slow reader).
+    assert len(published) <= delta["frames published"] < len(stamps)
+    # Every frame sent is accounted for: lost in the middleware (sequence gaps), or received;
+    # and every frame received was published, dropped unprocessed, rejected or skipped.
+    assert delta["frames received"] + delta["frames lost before delivery"] == len(stamps)
+    assert delta["frames dropped"] + delta["frames lost before delivery"] > 0
+    assert delta["frames received"] == delta["frames published"] + delta["frames dropped"] + \
+        delta["frames rejected"] + delta["frames skipped (no subscribers)"] + \
+        delta["frames failed"]
+
+
+def test_diagnostics_report_engine_rates_and_latency(outputs):
+    probe = outputs
+    for _ in range(10):
+        probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
+        time.sleep(0.03)
+    diag = probe.fresh_diagnostics(lambda d: float(d["output rate (Hz)"]) > 0)
+    assert diag["name"] == "enet_segment: segmentation"
+    assert diag["engine"] == "onnxruntime" and diag["hardware_id"] == "onnxruntime"
+    assert "CPUExecutionProvider" in diag["providers"]
+    assert float(diag["input rate (Hz)"]) > 0
+    assert 0 <= float(diag["latency median (ms)"]) < 1000
+    assert diag["input topic"] == "/cam/image_raw"
+
+
+# -- node B: compressed, network resolution, Ctrl-C ------------------------------------------
+
+def test_compressed_input_network_resolution_and_ctrl_c(env, model, reference, probe,
+                                                       tmp_path):
+    node = NodeProcess(["-p", f"model:={model}", "-p", "transport:=compressed",
+                        "-p", "output_resolution:=network", "-r", "__ns:=/zip_cam",
+                        "-r", "image/compressed:=/cam/image_raw/compressed",
+                        "-r", "camera_info:=/cam/camera_info"], env, tmp_path / "node.log")
+    try:
+        node.wait_ready()
+        zipped = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/zip_cam")
+        try:
+            for key, msg_type in OUTPUTS.items():
+                zipped.listen(key, msg_type)
+                zipped.wait_subscribed(key)
+            zipped.wait_matched(zipped.compressed_pub)
+            zipped.info_pub.publish(CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL))
+            time.sleep(0.2)
+            for fmt, ext in (("png", ".png"), ("rgb8; jpeg compressed bgr8", ".jpg")):
+                rgb = blocks_frame(H, W, seed=7)
+                data = cv2.imencode(ext, rgb[:, :, ::-1])[1].tobytes()
+                stamp = next_stamp()
+                zipped.publish_compressed(data, fmt, stamp)
+                labels = zipped.frame("labels", stamp)
+                overlay = zipped.frame("overlay", stamp)
+                assert (labels.height, labels.width) == (32, 48)  # the network's size
+                assert overlay.encoding == "rgb8" and overlay.width == 48
+                expected = reference["network"].segment(decode_compressed(fmt, data))
+                assert np.mean(decoded(labels) == expected.labels) >= 0.999
+                info = zipped.frame("camera_info", stamp)
+                assert (info.width, info.height) == (48, 32)
+                np.testing.assert_allclose(info.k[:3], np.array(K_FULL[:3]) * 48 / W)
+                np.testing.assert_allclose(info.k[3:6], np.array(K_FULL[3:6]) * 32 / H)
+        finally:
+            zipped.close()
+    finally:
+        status = node.stop(signal.SIGINT)
+    assert status == 0 and "Traceback" not in node.log(), node.log()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model:=BROKEN", "not a readable ONNX file"),
+    ("input_width:=100", "not a valid step"),
+    ("output_resolution:=retina", "not one of camera, network"),
+])
+def test_a_node_that_cannot_start_says_why_and_exits_1(env, model, tmp_path, override,
+                                                      message):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    node = NodeProcess(["-p", f"model:={model}", "-p", override.replace("BROKEN", str(broken))],
+                       env, tmp_path / "node.log")
+    status = node.proc.wait(timeout=60)
+    node.stop()
+    log = node.log()
+    assert status == 1, log
+    assert "cannot start" in log and message in log and "Traceback" not in log, log
