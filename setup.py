@@ -30,6 +30,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         share("launch", "*.launch.py"),
         share("config", "*.yaml"),
+        share("config", "*.xml"),
         share("config/palettes", "*.yaml"),
         share("rviz", "*.rviz"),
         share("models", "*.onnx"),

@@ -57,7 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="override the node's camera subscription to reliable (through "
                              "its qos_overrides parameter) instead of sensor-data best effort")
     parser.add_argument("--large-shm", action="store_true",
-                        help="run both processes with benchmarks/fastdds_large_images.xml (a "
+                        help="run both processes with config/fastdds_large_images.xml (a "
                              "16 MB Fast DDS shared-memory segment instead of 512 KB)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser
@@ -109,7 +109,7 @@ def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> 
     """Publish frames at args.rate for warmup + seconds; arrivals of enet/labels, diagnostics."""
     domain = random.randrange(1, 200)
     if args.large_shm:  # before rclpy.init here, and inherited by the node
-        os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(ROOT / "benchmarks" /
+        os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(ROOT / "config" /
                                                            "fastdds_large_images.xml")
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
            "ROS_DOMAIN_ID": str(domain), "ROS_LOG_DIR": str(log_dir)}
