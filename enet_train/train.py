@@ -29,8 +29,10 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sequ
 from tqdm import tqdm
 
 from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
-from .datasets import DATASETS, IGNORE_INDEX, SegmentationDataset, build_dataset, pad_collate
+from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
+                       pad_collate)
 from .metrics import ConfusionMatrix, Scores
 from .model import SIZE_MULTIPLE, ENet
 from .reports import plot_curves, write_class_tables
@@ -131,21 +133,23 @@ def pick_device(name: str, info: distributed.DistInfo) -> torch.device:
     return torch.device(name)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint, loaded safely (``weights_only``) onto the CPU; a missing file is an error."""
+def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The whole training state of a ``last.pth`` (weights_only, onto the CPU)."""
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def load_encoder(model: ENet, checkpoint: dict[str, Any], path: str | Path) -> None:
-    """Copy the encoder of a stage-encoder checkpoint into ``model``; the 1x1 head is dropped."""
-    encoder = {k: v for k, v in checkpoint["model"].items() if k.split(".")[0] in ENCODER_MODULES}
-    wanted = [k for k in model.state_dict() if k.split(".")[0] in ENCODER_MODULES]
-    missing = sorted(set(wanted) - set(encoder))
+        raise CheckpointError(f"--resume {path}: no such checkpoint")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing = {"model", "optimizer", "scheduler", "scaler", "epoch", "stage", "args"} - set(state)
     if missing:
-        raise ValueError(f"{path}: not an ENet checkpoint, missing encoder weights {missing[:3]}...")
-    model.load_state_dict(encoder, strict=False)
+        raise CheckpointError(f"--resume {path}: not a training checkpoint of enet-train train "
+                              f"(lacks {', '.join(sorted(missing))})")
+    return state
+
+
+def load_encoder(model: ENet, path: str | Path) -> None:
+    """Copy the encoder of checkpoint ``path`` into ``model``; its 1x1 head is dropped."""
+    source = load_checkpoint(path).net
+    for name in ENCODER_MODULES:
+        getattr(model, name).load_state_dict(getattr(source, name).state_dict())
 
 
 def freeze_unused(model: ENet) -> None:
@@ -303,7 +307,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
     if resume is not None:
         model.load_state_dict(resume["model"])
     elif stage == "full" and encoder_checkpoint:
-        load_encoder(model, load_checkpoint(encoder_checkpoint), encoder_checkpoint)
+        load_encoder(model, encoder_checkpoint)
     elif stage == "full" and info.is_main:
         print("stage full without --encoder-checkpoint: training the whole network from scratch")
     freeze_unused(model)
@@ -344,9 +348,10 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                                amp, f"{stage} {epoch + 1}/{epochs}", info.is_main)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                                "train_loss": loss}
-        scores = None
+        scores, metrics = None, None
         if (epoch + 1) % args.val_every == 0 or epoch + 1 == epochs:
             scores = validate(net, val_loader, device, num_classes, amp, info.is_main).compute()
+            metrics = scores.as_dict(train_set.class_names)
             row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
                        val_global_accuracy=scores.global_accuracy)
         row["seconds"] = round(time.perf_counter() - began, 2)
@@ -358,7 +363,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                           "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                           "epoch": epoch + 1, "best_miou": best, "stage": stage,
                           "class_names": list(train_set.class_names), "history": history,
-                          "args": plain_args(args)}
+                          "metrics": metrics, "args": plain_args(args)}
             torch.save(checkpoint, folder / "last.pth")
             if improved:
                 torch.save(checkpoint, folder / "best.pth")
@@ -376,7 +381,15 @@ def main(args: argparse.Namespace) -> int:
     """Run the requested stages; 0 on success, 2 when a resume's arguments differ (and not allowed)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    resume = load_checkpoint(args.resume) if args.resume else None
+    try:
+        return _run(args)
+    except (DatasetError, CheckpointError) as err:
+        print(f"enet-train train: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    resume = read_resume_checkpoint(args.resume) if args.resume else None
     if resume is not None:
         differences = changed_args(resume["args"], plain_args(args))
         if differences and not args.allow_changed_args:

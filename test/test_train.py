@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 
 from _train_data import make_tiny_camvid
 from enet_train import train
+from enet_train.checkpoint import CheckpointError
 from enet_train.distributed import DistInfo
 from enet_train.model import ENet
 
@@ -38,6 +39,8 @@ def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path):
         assert set(checkpoint) >= {"model", "optimizer", "scheduler", "scaler", "best_miou",
                                    "class_names", "history"}
         assert 0 <= checkpoint["best_miou"] <= 1
+        assert checkpoint["metrics"]["mean_iou"] == pytest.approx(checkpoint["best_miou"])
+        assert set(checkpoint["metrics"]["per_class"]) == set(checkpoint["class_names"])
         assert (folder / "best.pth").is_file() and (folder / "curves.png").stat().st_size > 1000
         assert "| Sky |" in (folder / "per_class_iou.md").read_text()
         rows = list(csv.DictReader((folder / "log.csv").open()))
@@ -49,18 +52,34 @@ def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path):
     assert (tmp_path / "class_weights.json").is_file()
 
 
-def test_full_stage_starts_from_the_encoder_without_its_head():
+def test_full_stage_starts_from_the_encoder_without_its_head(tmp_path):
     torch.manual_seed(0)
     encoder = ENet(11, encoder_only=True)
+    torch.save({"model": encoder.state_dict()}, tmp_path / "enc.pth")
     full = ENet(11)
     head_before = full.encoder_head.weight.clone()
-    train.load_encoder(full, {"model": encoder.state_dict()}, "enc.pth")
+    train.load_encoder(full, tmp_path / "enc.pth")
     assert torch.equal(full.stage3[7].conv.weight, encoder.stage3[7].conv.weight)
     assert torch.equal(full.initial.conv.weight, encoder.initial.conv.weight)
+    assert torch.equal(full.stage1[0].bn1.running_var, encoder.stage1[0].bn1.running_var)
     assert torch.equal(full.encoder_head.weight, head_before)
     assert not torch.equal(full.fullconv.weight, encoder.fullconv.weight)
-    with pytest.raises(ValueError, match="bad.pth: not an ENet checkpoint"):
-        train.load_encoder(full, {"model": {}}, "bad.pth")
+    torch.save({"model": {}}, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match="bad.pth does not hold ENet weights"):
+        train.load_encoder(full, tmp_path / "bad.pth")
+
+
+def test_missing_or_foreign_resume_checkpoint_is_an_error(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--resume", str(tmp_path / "none.pth"))) == 2
+    assert "none.pth: no such checkpoint" in capsys.readouterr().err
+    torch.save({"model": {}}, tmp_path / "weights.pth")
+    assert train.main(parse(data, tmp_path, "--resume", str(tmp_path / "weights.pth"))) == 2
+    assert "lacks args, epoch, optimizer" in capsys.readouterr().err
+
+
+def test_data_errors_are_reported_not_raised(tmp_path, capsys):
+    assert train.main(parse(tmp_path / "nowhere", tmp_path)) == 2
+    assert "enet-train train: error:" in capsys.readouterr().err
 
 
 def test_resume_continues_at_the_next_epoch_and_reports_changed_args(data, tmp_path, capsys):
