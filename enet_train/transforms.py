@@ -146,17 +146,21 @@ class DownsampleLabel:
         return image, mode.reshape(height // f, width // f).astype(np.uint8)
 
 
-class ToTensor:
-    """Image to float CHW normalised with the model's IMAGE_MEAN/STD; label to int64 HxW."""
+_MEAN = torch.tensor(IMAGE_MEAN).view(3, 1, 1)
+_STD = torch.tensor(IMAGE_STD).view(3, 1, 1)
 
-    def __init__(self) -> None:
-        self.mean = torch.tensor(IMAGE_MEAN).view(3, 1, 1)
-        self.std = torch.tensor(IMAGE_STD).view(3, 1, 1)
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """RGB uint8 HxWx3 to float CxHxW normalised with the model's IMAGE_MEAN/STD."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
+    return (tensor - _MEAN) / _STD
+
+
+class ToTensor:
+    """Image to normalised float CHW (``image_to_tensor``); label to int64 HxW."""
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
-        return ((tensor - self.mean) / self.std,
-                torch.from_numpy(np.ascontiguousarray(label)).long())
+        return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(label)).long()
 
 
 def training_transforms(height: int, width: int, scale: tuple[float, float] = (1.0, 1.0),
