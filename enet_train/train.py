@@ -108,8 +108,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def plain_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The arguments as a plain dict (lists, not tuples) that ``weights_only`` loading accepts."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(vars(args).items())}
+    """The arguments as a plain dict that ``weights_only`` loading accepts: lists for tuples, and
+    anything else that is not plain data (a CLI's ``func`` callback) left out."""
+    plain = (str, int, float, bool, list, tuple, type(None))
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(vars(args).items())
+            if isinstance(v, plain)}
 
 
 def changed_args(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

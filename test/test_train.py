@@ -120,6 +120,15 @@ def test_lr_factor_warmup_then_schedule(schedule, step, want):
     assert train.lr_factor(step, 100, 10, schedule) == pytest.approx(want)
 
 
+def test_plain_args_drop_callbacks_a_cli_adds(tmp_path):
+    args = parse("data", "out")
+    args.func, args.command = (lambda a: 0), "train"
+    plain = train.plain_args(args)
+    assert "func" not in plain and plain["command"] == "train" and plain["train_size"] == [32, 32]
+    torch.save({"args": plain}, tmp_path / "a.pth")
+    assert torch.load(tmp_path / "a.pth", weights_only=True)["args"] == plain
+
+
 def test_changed_args_ignores_runtime_only_arguments():
     saved = {"lr": 1.0, "workers": 4, "device": "cuda", "epochs_full": 3}
     assert train.changed_args(saved, {"lr": 1.0, "workers": 0, "device": "cpu",
