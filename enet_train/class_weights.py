@@ -55,7 +55,7 @@ def enet_weights(counts: ClassCounts, c: float = ENET_C) -> np.ndarray:
 
 
 def median_frequency_weights(counts: ClassCounts) -> np.ndarray:
-    """``median(f) / f`` over the classes present; absent classes get weight 0 (nothing to learn)."""
+    """``median(f) / f`` over the classes present; absent classes get 0 (nothing to learn)."""
     present = counts.image_pixels > 0
     if not present.any():
         raise ValueError("no labelled pixels: cannot compute class weights")

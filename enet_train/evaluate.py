@@ -128,7 +128,7 @@ def evaluate(predict: Predictor, dataset, show: bool = True) -> ConfusionMatrix:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Evaluate, write the report, print the table; 2 with a message for a problem the user can fix."""
+    """Evaluate, write the report, print the table; 2 and a message for what the user can fix."""
     from enet_ros.model_file import ModelFileError
 
     if args.threads:

@@ -23,7 +23,8 @@ def class_table_markdown(class_names: Sequence[str], scores: Scores) -> str:
     lines = ["| class | IoU % | accuracy % |", "|---|---:|---:|"]
     lines += [f"| {name} | {_pct(iou)} | {_pct(acc)} |"
               for name, iou, acc in zip(class_names, scores.iou, scores.class_accuracy)]
-    lines += [f"| **mean** | **{_pct(scores.mean_iou)}** | **{_pct(scores.mean_class_accuracy)}** |",
+    mean_iou, mean_accuracy = _pct(scores.mean_iou), _pct(scores.mean_class_accuracy)
+    lines += [f"| **mean** | **{mean_iou}** | **{mean_accuracy}** |",
               f"| global accuracy | | {_pct(scores.global_accuracy)} |"]
     return "\n".join(lines) + "\n"
 

@@ -60,7 +60,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     data.add_argument("--val-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                       help="resize validation images to this (default: native resolution)")
     data.add_argument("--cache", action="store_true",
-                      help="keep decoded images in RAM after the first epoch (best with --workers 0)")
+                      help="keep decoded images in RAM after the first epoch "
+                           "(best with --workers 0)")
     data.add_argument("--workers", type=int, default=2, help="data loading processes")
 
     stage = parser.add_argument_group("stages")
@@ -75,10 +76,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--batch-size", type=int, default=10, help="images a step per process")
     optim.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (paper: 5e-4)")
-    optim.add_argument("--weight-decay", type=float, default=2e-4, help="L2 weight decay (paper: 2e-4)")
+    optim.add_argument("--weight-decay", type=float, default=2e-4,
+                       help="L2 weight decay (paper: 2e-4)")
     optim.add_argument("--lr-schedule", type=str, default="constant",
                        choices=["constant", "poly", "cosine"],
-                       help="learning rate over the stage: constant (paper), poly (power 0.9) or cosine")
+                       help="learning rate over the stage: constant (paper), poly (power 0.9) "
+                            "or cosine")
     optim.add_argument("--warmup-epochs", type=float, default=0.0,
                        help="linear learning-rate warm-up from 1%% over this many epochs")
     optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
@@ -93,11 +96,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="colour jitter strength for brightness, contrast, saturation (e.g. 0.3)")
 
     run = parser.add_argument_group("run")
-    run.add_argument("--output-dir", type=str, default="runs/enet", help="where checkpoints and logs go")
-    run.add_argument("--resume", type=str, default=None, help="checkpoint (last.pth) to continue from")
+    run.add_argument("--output-dir", type=str, default="runs/enet",
+                     help="where checkpoints and logs go")
+    run.add_argument("--resume", type=str, default=None,
+                     help="checkpoint (last.pth) to continue from")
     run.add_argument("--allow-changed-args", action="store_true",
                      help="resume even when arguments differ from the checkpoint's")
-    run.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and at the end)")
+    run.add_argument("--val-every", type=int, default=1,
+                     help="validate every N epochs (and after the last)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random generator")
     run.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
@@ -168,6 +174,32 @@ def freeze_unused(model: ENet) -> None:
         module.requires_grad_(False)
 
 
+def place_model(model: ENet, device: torch.device, info: distributed.DistInfo
+                ) -> tuple[nn.Module, nn.Module]:
+    """(the model, what to call in training): frozen unused part, on ``device``, SyncBatchNorm
+    and DDP-wrapped under torchrun. Checkpoints save the first, never the DDP wrapper."""
+    freeze_unused(model)
+    model.to(device)
+    if not info.distributed:
+        return model, model
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model, nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def class_weight_tensor(args: argparse.Namespace, train_set: SegmentationDataset,
+                        info: distributed.DistInfo, device: torch.device) -> torch.Tensor | None:
+    """Loss weights of ``--class-weights``: rank 0 counts the labels once (or reads
+    ``<output-dir>/class_weights.json``) and hands the weights to the other processes."""
+    weights = dataset_weights(
+        train_set, args.class_weights, Path(args.output_dir) / "class_weights.json",
+        cache_key=f"{args.dataset}:{Path(args.data).resolve()}:{args.train_split}",
+    ) if info.is_main else None
+    weights = distributed.broadcast_from_main(weights)
+    return None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+
+
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
     if step < warmup_steps:
@@ -203,7 +235,7 @@ class StageLogs:
             if new:
                 writer.writeheader()
             writer.writerow({k: row.get(k) for k in self.FIELDS})
-        for key in ("lr", "train_loss", "val_miou", "val_mean_class_accuracy", "val_global_accuracy"):
+        for key in self.FIELDS[1:-1]:
             if row.get(key) is not None:
                 self.writer.add_scalar(key, row[key], row["epoch"])
         self.writer.flush()
@@ -223,7 +255,8 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
     """Training and validation data sets, samplers and loaders for ``stage``."""
     height, width = args.train_size
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
-        raise ValueError(f"--train-size {height} {width}: both must be multiples of {SIZE_MULTIPLE}")
+        raise ValueError(f"--train-size {height} {width}: both must be multiples of "
+                         f"{SIZE_MULTIPLE}")
     train_tf = training_transforms(height, width, tuple(args.scale), args.flip, args.jitter,
                                    label_factor=SIZE_MULTIPLE if stage == "encoder" else 1)
     train_set = build_dataset(args.dataset, args.data, args.train_split, train_tf, args.cache)
@@ -234,11 +267,14 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
         val_sampler = DistributedSampler(val_set, shuffle=False)
     else:
         generator = torch.Generator().manual_seed(args.seed)
-        train_sampler, val_sampler = RandomSampler(train_set, generator=generator), SequentialSampler(val_set)
+        train_sampler = RandomSampler(train_set, generator=generator)
+        val_sampler = SequentialSampler(val_set)
     common = dict(num_workers=args.workers, pin_memory=torch.cuda.is_available(),
                   persistent_workers=args.workers > 0)
-    train_loader = DataLoader(train_set, args.batch_size, sampler=train_sampler, drop_last=True, **common)
-    val_loader = DataLoader(val_set, args.batch_size, sampler=val_sampler, collate_fn=pad_collate, **common)
+    train_loader = DataLoader(train_set, args.batch_size, sampler=train_sampler, drop_last=True,
+                              **common)
+    val_loader = DataLoader(val_set, args.batch_size, sampler=val_sampler,
+                            collate_fn=pad_collate, **common)
     if len(train_loader) == 0:
         raise ValueError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
                          f"batch of {args.batch_size} per process: lower --batch-size")
@@ -313,21 +349,9 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         load_encoder(model, encoder_checkpoint)
     elif stage == "full" and info.is_main:
         print("stage full without --encoder-checkpoint: training the whole network from scratch")
-    freeze_unused(model)
-    model.to(device)
-    if info.distributed and device.type == "cuda":
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    net = nn.parallel.DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None) if info.distributed else model
-
-    # rank 0 reads every label once (or the cache) and hands the weights to the others
-    weights = dataset_weights(
-        train_set, args.class_weights, Path(args.output_dir) / "class_weights.json",
-        cache_key=f"{args.dataset}:{Path(args.data).resolve()}:{args.train_split}",
-    ) if info.is_main else None
-    weights = distributed.broadcast_from_main(weights)
-    weight = None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
-    criterion = nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE_INDEX)
+    model, net = place_model(model, device, info)
+    criterion = nn.CrossEntropyLoss(weight=class_weight_tensor(args, train_set, info, device),
+                                    ignore_index=IGNORE_INDEX)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=args.lr, weight_decay=args.weight_decay)
     epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
@@ -373,7 +397,8 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
             logs.epoch(row, history)
             if scores is not None:
                 logs.validation(train_set.class_names, scores)
-            miou = "" if scores is None else f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * best:.1f}%)"
+            miou = "" if scores is None else \
+                f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * best:.1f}%)"
             print(f"{stage} epoch {epoch + 1}/{epochs}: loss {loss:.4f}{miou}, {row['seconds']} s",
                   flush=True)
     logs.close()
@@ -381,7 +406,8 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the requested stages; 0 on success, 2 when a resume's arguments differ (and not allowed)."""
+    """Run the requested stages: 0 on success, 2 with a message for what the user can fix
+    (missing data, a bad checkpoint, a resume whose arguments differ)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

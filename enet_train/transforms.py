@@ -101,9 +101,10 @@ class RandomHorizontalFlip:
 
 
 class ColorJitter:
-    """Random brightness, contrast and saturation factors in [1 - x, 1 + x]; the label is untouched."""
+    """Random brightness, contrast and saturation factors in [1 - x, 1 + x]; label untouched."""
 
-    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0) -> None:
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0,
+                 saturation: float = 0.0) -> None:
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:

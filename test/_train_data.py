@@ -18,7 +18,8 @@ def make_tiny_camvid(root: Path, sizes: dict[str, int] | None = None, height: in
         for i in range(count):
             coarse = rng.integers(0, 12, (4, 5)).astype(np.uint8)
             label = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_NEAREST)
-            image = (label[..., None] * 20 + rng.integers(0, 20, (height, width, 3))).astype(np.uint8)
+            noise = rng.integers(0, 20, (height, width, 3))
+            image = (label[..., None] * 20 + noise).astype(np.uint8)
             cv2.imwrite(str(root / split / f"{i:04d}.png"), image)
             cv2.imwrite(str(root / f"{split}annot" / f"{i:04d}.png"), label)
     return root

@@ -31,8 +31,8 @@ def make_camvid(root: Path, split: str = "train", n: int = 2, shape=(16, 24)) ->
     labels = []
     for i in range(n):
         label = RNG.integers(0, 12, shape, dtype=np.uint8)
-        make_pair(root / split / f"0001TP_{i:06d}.png", root / f"{split}annot" / f"0001TP_{i:06d}.png",
-                  label)
+        name = f"0001TP_{i:06d}.png"
+        make_pair(root / split / name, root / f"{split}annot" / name, label)
         labels.append(label)
     return labels
 

@@ -36,13 +36,15 @@ def colour_classifier(path, fixed: tuple[int, int] | None = None, classes: int =
          helper.make_node("Add", ["xw", "b"], ["scores"]),
          helper.make_node("ArgMax", ["scores"], ["ids"], axis=3, keepdims=0),
          helper.make_node("Cast", ["ids"], ["labels"], to=TensorProto.UINT8)],
-        "colour", [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", height, width, 3])],
+        "colour",
+        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", height, width, 3])],
         [helper.make_tensor_value_info("labels", TensorProto.UINT8, ["batch", height, width])],
         [onnx.numpy_helper.from_array(weights, "w"),
          onnx.numpy_helper.from_array(-(centres ** 2).astype(np.float32), "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     names = CLASS_NAMES[:classes] if classes <= 11 else CLASS_NAMES + ("x",) * (classes - 11)
-    for key, value in ModelMetadata(names, ((0, 0, 0),) * classes, 360, 480, "camvid").to_props().items():
+    metadata = ModelMetadata(names, ((0, 0, 0),) * classes, 360, 480, "camvid")
+    for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     onnx.save(model, path)

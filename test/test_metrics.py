@@ -20,8 +20,9 @@ def random_batches(seed: int, n: int = 3):
         target[torch.rand(target.shape, generator=g) < 0.1] = IGNORE
         target[0, 0, :C] = torch.arange(C)
         # predictions right ~60 % of the time, so the scores are far from 0 and 1
+        guess = torch.randint(0, C, target.shape, generator=g)
         prediction = torch.where(torch.rand(target.shape, generator=g) < 0.6,
-                                 target.clamp(max=C - 1), torch.randint(0, C, target.shape, generator=g))
+                                 target.clamp(max=C - 1), guess)
         batches.append((target, prediction))
     return batches
 

@@ -26,11 +26,11 @@ Transform = Callable[[np.ndarray, np.ndarray], Any]
 
 
 class DatasetError(ValueError):
-    """A data set that cannot be used as it is on disk; the message names the file and the problem."""
+    """A data set unusable as it is on disk; the message names the file and the problem."""
 
 
 def identity_label_map(num_classes: int, void_ids: Sequence[int] = ()) -> np.ndarray:
-    """Lookup table: ids ``0..C-1`` kept, ``void_ids`` and ``IGNORE_INDEX`` ignored, others invalid."""
+    """Lookup table: ids 0..C-1 kept, ``void_ids`` and IGNORE_INDEX ignored, others invalid."""
     table = np.full(256, INVALID, dtype=np.int16)
     table[:num_classes] = np.arange(num_classes)
     table[list(void_ids)] = IGNORE_INDEX

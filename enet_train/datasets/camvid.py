@@ -1,6 +1,6 @@
 """CamVid in the SegNet tutorial layout (the split of the ENet paper's CamVid table).
 
-    root/train/*.png  root/trainannot/*.png     root/val/  root/valannot/   root/test/  root/testannot/
+    root/train/*.png  root/trainannot/*.png   (and val/ valannot/, test/ testannot/)
 
 Images are 480x360 RGB; annotations are 8-bit class ids 0..10 and 11 for void (ignored). The
 ``<split>.txt`` lists carry an old absolute prefix (/SegNet/CamVid/...), so pairs are found by
