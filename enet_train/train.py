@@ -55,8 +55,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     data.add_argument("--train-split", type=str, default="train", help="split to train on")
     data.add_argument("--val-split", type=str, default="val", help="split to validate on")
     data.add_argument("--train-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
-                      help="training crop height and width, multiples of 8 (images are resized "
-                           "to this first; use less than native to train faster)")
+                      help="training crop height and width, multiples of 8 (smaller images are "
+                           "padded); a crop below native size trains faster at native scale")
+    data.add_argument("--train-resize", type=int, nargs=2, default=None, metavar=("H", "W"),
+                      help="resize training images to this before scale and crop (default: "
+                           "native); pair with --val-size to train and judge below native scale")
     data.add_argument("--val-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                       help="resize validation images to this (default: native resolution)")
     data.add_argument("--cache", action="store_true",
@@ -257,8 +260,8 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
         raise ValueError(f"--train-size {height} {width}: both must be multiples of "
                          f"{SIZE_MULTIPLE}")
-    train_tf = training_transforms(height, width, tuple(args.scale), args.flip, args.jitter,
-                                   label_factor=SIZE_MULTIPLE if stage == "encoder" else 1)
+    train_tf = training_transforms(height, width, args.train_resize, tuple(args.scale), args.flip,
+                                   args.jitter, SIZE_MULTIPLE if stage == "encoder" else 1)
     train_set = build_dataset(args.dataset, args.data, args.train_split, train_tf, args.cache)
     val_set = build_dataset(args.dataset, args.data, args.val_split,
                             evaluation_transforms(args.val_size), args.cache)

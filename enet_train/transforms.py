@@ -164,14 +164,19 @@ class ToTensor:
         return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(label)).long()
 
 
-def training_transforms(height: int, width: int, scale: tuple[float, float] = (1.0, 1.0),
-                        flip: bool = True, jitter: float = 0.0,
-                        label_factor: int = 1) -> Compose:
-    """Resize to height x width, random scale, crop back to height x width, flip, jitter,
-    (label down by ``label_factor`` for the encoder stage), to tensor."""
-    steps: list = [Resize(height, width)]
+def training_transforms(height: int, width: int, resize: tuple[int, int] | None = None,
+                        scale: tuple[float, float] = (1.0, 1.0), flip: bool = True,
+                        jitter: float = 0.0, label_factor: int = 1) -> Compose:
+    """(Resize to ``resize``,) random scale, random height x width crop, flip, jitter, (label
+    down by ``label_factor`` for the encoder stage), to tensor.
+
+    Without ``resize`` the crop is taken at native scale, so a crop smaller than the images
+    trains faster while objects keep the size they have at validation and on the robot.
+    """
+    steps: list = [Resize(*resize)] if resize else []
     if scale != (1.0, 1.0):
-        steps += [RandomScale(*scale), RandomCrop(height, width)]
+        steps.append(RandomScale(*scale))
+    steps.append(RandomCrop(height, width))
     if flip:
         steps.append(RandomHorizontalFlip())
     if jitter:

@@ -98,5 +98,12 @@ def test_pipelines_give_network_sized_tensors():
     image, label = coded_pair(30, 50)
     x, y = training_transforms(16, 24, scale=(0.5, 2.0), jitter=0.2, label_factor=8)(image, label)
     assert x.shape == (3, 16, 24) and y.shape == (2, 3)
+    # a native-scale crop keeps pixels as they are; a resize first shrinks the content
+    x, y = training_transforms(16, 24, flip=False)(image, label)
+    assert x.shape == (3, 16, 24)
+    assert any(np.array_equal(y.numpy(), label[top:top + 16, left:left + 24])
+               for top in range(30 - 16 + 1) for left in range(50 - 24 + 1))
+    _, y = training_transforms(16, 24, resize=(16, 24), flip=False)(image, label)
+    assert torch.equal(y, torch.from_numpy(Resize(16, 24)(image, label)[1]).long())
     x, y = evaluation_transforms()(image, label)
     assert x.shape == (3, 30, 50) and y.shape == (30, 50)
