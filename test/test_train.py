@@ -27,10 +27,19 @@ def data(tmp_path_factory):
     return make_tiny_camvid(tmp_path_factory.mktemp("camvid"))
 
 
-def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path):
+def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, monkeypatch):
+    handed_over = []
+    real_load_encoder = train.load_encoder
+
+    def spy(model, path):
+        handed_over.append(path)
+        real_load_encoder(model, path)
+
+    monkeypatch.setattr(train, "load_encoder", spy)
     args = parse(data, tmp_path, "--scale", "0.75", "1.5", "--flip", "--jitter", "0.2",
                  "--lr-schedule", "cosine", "--warmup-epochs", "0.5")
     assert train.main(args) == 0
+    assert handed_over == [str(tmp_path / "encoder" / "best.pth")]
     for stage in ("encoder", "full"):
         folder = tmp_path / stage
         checkpoint = torch.load(folder / "last.pth", map_location="cpu", weights_only=True)
