@@ -164,17 +164,37 @@ def load_encoder(model: ENet, path: str | Path) -> None:
         getattr(model, name).load_state_dict(getattr(source, name).state_dict())
 
 
-def freeze_unused(model: ENet) -> None:
-    """Stop gradients to the part of ENet this mode never runs (the decoder when encoder-only,
-    the 1x1 head otherwise): DDP requires every trainable parameter to receive a gradient, and
-    Adam's weight decay would otherwise shrink them for nothing."""
+def unused_modules(model: ENet) -> list[str]:
+    """Top-level parts of ENet that this mode never runs: the decoder when encoder-only, the
+    1x1 encoder head otherwise."""
     if model.encoder_only:
-        unused = [module for name, module in model.named_children()
-                  if name not in (*ENCODER_MODULES, "encoder_head")]
-    else:
-        unused = [model.encoder_head]
-    for module in unused:
-        module.requires_grad_(False)
+        return [name for name, _ in model.named_children()
+                if name not in (*ENCODER_MODULES, "encoder_head")]
+    return ["encoder_head"]
+
+
+def used_state(model: ENet) -> dict[str, torch.Tensor]:
+    """The weights of the parts the mode runs: what a checkpoint stores. An encoder checkpoint
+    thus has no decoder weights, which is how ``checkpoint.load_checkpoint`` recognises it."""
+    unused = set(unused_modules(model))
+    return {k: v for k, v in model.state_dict().items() if k.split(".")[0] not in unused}
+
+
+def load_used_state(model: ENet, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load ``used_state`` back; weights of the used parts must all be there."""
+    unused = set(unused_modules(model))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k.split(".")[0] not in unused]
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit this stage's network (missing "
+                              f"{missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def freeze_unused(model: ENet) -> None:
+    """Stop gradients to the parts the mode never runs: DDP requires every trainable parameter
+    to receive a gradient, and Adam's weight decay would otherwise shrink them for nothing."""
+    for name in unused_modules(model):
+        getattr(model, name).requires_grad_(False)
 
 
 def place_model(model: ENet, device: torch.device, info: distributed.DistInfo
@@ -347,7 +367,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
     num_classes = train_set.num_classes
     model = ENet(num_classes, encoder_only=stage == "encoder")
     if resume is not None:
-        model.load_state_dict(resume["model"])
+        load_used_state(model, resume["model"], args.resume)
     elif stage == "full" and encoder_checkpoint:
         load_encoder(model, encoder_checkpoint)
     elif stage == "full" and info.is_main:
@@ -389,7 +409,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         improved = scores is not None and scores.mean_iou > best
         best = max(best, scores.mean_iou) if scores is not None else best
         if info.is_main:
-            checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            checkpoint = {"model": used_state(model), "optimizer": optimizer.state_dict(),
                           "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                           "epoch": epoch + 1, "best_miou": best, "stage": stage,
                           "class_names": list(train_set.class_names), "history": history,

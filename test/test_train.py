@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import socket
 
 import pytest
@@ -9,8 +10,8 @@ import torch
 import torch.multiprocessing as mp
 
 from _train_data import make_tiny_camvid
-from enet_train import train
-from enet_train.checkpoint import CheckpointError
+from enet_train import evaluate, train
+from enet_train.checkpoint import CheckpointError, load_checkpoint
 from enet_train.distributed import DistInfo
 from enet_train.model import ENet
 
@@ -24,7 +25,8 @@ def parse(data, out, *extra: str):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_tiny_camvid(tmp_path_factory.mktemp("camvid"))
+    """32x40 images: no padding, so training's validation and evaluate.py see the same pixels."""
+    return make_tiny_camvid(tmp_path_factory.mktemp("camvid"), height=32)
 
 
 def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, monkeypatch):
@@ -55,10 +57,25 @@ def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, monkeyp
         rows = list(csv.DictReader((folder / "log.csv").open()))
         assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["train_loss"]) > 0
         assert any((folder / "tb").iterdir())
-    encoder_only = "encoder_head.weight" in torch.load(tmp_path / "encoder" / "last.pth",
-                                                       weights_only=True)["model"]
-    assert encoder_only
+    # checkpoints hold the weights of the parts each stage runs, so loaders tell them apart
+    encoder_state = torch.load(tmp_path / "encoder" / "last.pth", weights_only=True)["model"]
+    assert "encoder_head.weight" in encoder_state and "fullconv.weight" not in encoder_state
+    assert "encoder_head.weight" not in torch.load(tmp_path / "full" / "last.pth",
+                                                   weights_only=True)["model"]
+    assert load_checkpoint(tmp_path / "encoder" / "best.pth").net.encoder_only
+    assert not load_checkpoint(tmp_path / "full" / "best.pth").net.encoder_only
     assert (tmp_path / "class_weights.json").is_file()
+    # enet-train evaluate on each best.pth reproduces the validation of training exactly
+    for stage in ("encoder", "full"):
+        best = tmp_path / stage / "best.pth"
+        out = tmp_path / f"eval_{stage}"
+        evaluate_args = evaluate.get_args_parser().parse_args(
+            [str(best), "--data", str(data), "--output-dir", str(out), "--device", "cpu"])
+        assert evaluate.main(evaluate_args) == 0
+        report = json.loads((out / "report.json").read_text())
+        want = torch.load(best, weights_only=True)["metrics"]
+        assert report["mean_iou"] == pytest.approx(want["mean_iou"], abs=1e-12)
+        assert report["per_class"] == want["per_class"]
 
 
 def test_full_stage_starts_from_the_encoder_without_its_head(tmp_path):
@@ -168,9 +185,11 @@ def test_ddp_two_cpu_processes_agree_and_rank_0_writes(data, tmp_path):
     assert checkpoint["epoch"] == 1
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0.keys() == rank1.keys() >= checkpoint["model"].keys()
     for key, value in rank0.items():
         assert torch.equal(value, rank1[key]), key
-        assert torch.equal(value, checkpoint["model"][key]), key
+    for key, value in checkpoint["model"].items():
+        assert torch.equal(value, rank0[key]), key
     # the run did train: weights moved away from a fresh network with the same seed
     torch.manual_seed(0)
     assert not torch.equal(ENet(11).fullconv.weight, rank0["fullconv.weight"])
