@@ -84,9 +84,6 @@ class ConfusionMatrix:
         counts = confusion_matrix(target, prediction, self.num_classes, self.ignore_index)
         self.matrix = counts if self.matrix is None else self.matrix + counts.to(self.matrix)
 
-    def reset(self) -> None:
-        self.matrix = None
-
     def reduce_from_all_processes(self) -> None:
         """Sum the matrices of all DDP processes (a no-op without a process group)."""
         if not (dist.is_available() and dist.is_initialized()):

@@ -41,8 +41,10 @@ from .transforms import evaluation_transforms, training_transforms
 STAGES = ("encoder", "full")
 # Modules of the encoder: what stage ``full`` takes from a stage ``encoder`` checkpoint.
 ENCODER_MODULES = ("initial", "down1", "stage1", "down2", "stage2", "stage3")
-# Arguments that change how a run executes, never what it computes: free to differ on resume.
-RUNTIME_ARGS = frozenset({"resume", "allow_changed_args", "workers", "device", "cache", "threads"})
+# Arguments that change how a run executes, never what it computes: free to differ on resume
+# ("command" is the subcommand name the enet-train CLI adds).
+RUNTIME_ARGS = frozenset({"resume", "allow_changed_args", "workers", "device", "cache", "threads",
+                          "command"})
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:

@@ -156,7 +156,7 @@ def test_plain_args_drop_callbacks_a_cli_adds(tmp_path):
 
 
 def test_changed_args_ignores_runtime_only_arguments():
-    saved = {"lr": 1.0, "workers": 4, "device": "cuda", "epochs_full": 3}
+    saved = {"lr": 1.0, "workers": 4, "device": "cuda", "epochs_full": 3, "command": "train"}
     assert train.changed_args(saved, {"lr": 1.0, "workers": 0, "device": "cpu",
                                       "epochs_full": 4}) == ["--epochs-full: 3 -> 4"]
 
