@@ -53,7 +53,11 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     if not encoder_only:
         state = {k: v for k, v in state.items() if not k.startswith("encoder_head.")}
     missing, unexpected = net.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("encoder_head.")]
+    # a full network never runs the encoder head; an encoder-only one never runs the decoder,
+    # and train.py stores only the weights of the parts a stage runs
+    encoder = ("initial.", "down1.", "stage1.", "down2.", "stage2.", "stage3.", "encoder_head.")
+    missing = [k for k in missing
+               if (k.startswith(encoder) if encoder_only else not k.startswith("encoder_head."))]
     if missing or unexpected:
         raise CheckpointError(f"{path} does not match the ENet of this version: missing "
                               f"{missing[:3]}, unexpected {unexpected[:3]}")

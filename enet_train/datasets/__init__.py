@@ -1,0 +1,34 @@
+"""Segmentation data sets by name: ``build_dataset("camvid", root, "train", transforms)``.
+
+Every data set yields (image, label) with train ids and ``IGNORE_INDEX`` for void, and carries
+its ``class_names``. Layouts on disk are documented in each module.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .base import (IGNORE_INDEX, DatasetError, SegmentationDataset, Transform, pad_collate)
+from .camvid import camvid
+from .cityscapes import cityscapes
+from .folder import folder
+from .sunrgbd import sunrgbd
+
+DATASETS: dict[str, Callable[..., SegmentationDataset]] = {
+    "camvid": camvid,
+    "cityscapes": cityscapes,
+    "sunrgbd": sunrgbd,
+    "folder": folder,
+}
+
+
+def build_dataset(name: str, root: str | Path, split: str, transforms: Transform | None = None,
+                  cache: bool = False) -> SegmentationDataset:
+    """The ``split`` of data set ``name`` stored under ``root``."""
+    if name not in DATASETS:
+        raise DatasetError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name](root, split, transforms, cache)
+
+
+__all__ = ["DATASETS", "IGNORE_INDEX", "DatasetError", "SegmentationDataset", "build_dataset",
+           "pad_collate"]

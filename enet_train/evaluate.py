@@ -1,0 +1,166 @@
+"""Score a checkpoint (.pth) or an exported model file (.onnx) on a data set split.
+
+    enet-train evaluate MODEL --dataset camvid --data DIR --split val
+
+Images are scored at the data set's native resolution: sizes that are not multiples of 8 are
+padded (edge pixels repeated) and the prediction cropped back, so every labelled pixel counts.
+A model file is run by ONNX Runtime exactly as the robot runs it (uint8 NHWC RGB in, uint8
+labels out), so its figures are the deployed model's. Writes ``report.json`` (per-class IoU
+and accuracy, mIoU, class-average and global accuracy, the confusion matrix),
+``per_class_iou.md/.csv`` and ``confusion.png`` to ``--output-dir`` and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .datasets import DATASETS, IGNORE_INDEX, DatasetError, build_dataset
+from .metrics import ConfusionMatrix
+from .model import SIZE_MULTIPLE
+from .reports import class_table_markdown, plot_confusion, write_class_tables
+from .transforms import image_to_tensor
+
+# RGB uint8 HxWx3 -> uint8 HxW class ids at the same size.
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Evaluate a checkpoint or model file",
+                                     add_help=add_help)
+    parser.add_argument("model", type=str, help="checkpoint (.pth) or exported model file (.onnx)")
+    parser.add_argument("--dataset", type=str, default="camvid", choices=sorted(DATASETS),
+                        help="data set layout (see enet_train/datasets)")
+    parser.add_argument("--data", type=str, required=True, help="root folder of the data set")
+    parser.add_argument("--split", type=str, default="val", help="split to evaluate")
+    parser.add_argument("--output-dir", type=str, default=None,
+                        help="where the report goes (default: <model>_<dataset>_<split> beside "
+                             "the model)")
+    parser.add_argument("--device", type=str, default="auto",
+                        help="torch device for a checkpoint: auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch / ONNX Runtime (0: their default)")
+    return parser
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int = SIZE_MULTIPLE) -> np.ndarray:
+    """Pad bottom and right, repeating edge pixels, to the next multiple of ``multiple``."""
+    height, width = image.shape[:2]
+    bottom, right = -height % multiple, -width % multiple
+    if not (bottom or right):
+        return image
+    return cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+
+
+def torch_predictor(path: Path, device: torch.device) -> tuple[Predictor, list[str] | None]:
+    """Predictor running a checkpoint's network; encoder-only scores are upsampled bilinearly."""
+    loaded = load_checkpoint(path)
+    net = loaded.net.to(device).eval()
+
+    @torch.no_grad()
+    def predict(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        x = image_to_tensor(pad_to_multiple(image)).unsqueeze(0).to(device)
+        scores = net(x)
+        if scores.shape[-2:] != x.shape[-2:]:
+            scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return scores[0, :, :height, :width].argmax(0).to(torch.uint8).cpu().numpy()
+
+    return predict, loaded.class_names
+
+
+def onnx_predictor(path: Path, threads: int) -> tuple[Predictor, list[str]]:
+    """Predictor running a model file with ONNX Runtime; a fixed-size model gets the image
+    resized to its size and the labels resized back (nearest)."""
+    import onnxruntime as ort
+    from enet_ros.model_file import LABELS_NAME, open_model_file
+
+    model = open_model_file(path)
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    available = ort.get_available_providers()
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    session = ort.InferenceSession(str(path), options, providers=providers)
+    input_name = session.get_inputs()[0].name
+    if session.get_providers()[0] != providers[0]:
+        print(f"WARNING: onnxruntime fell back to {session.get_providers()}", file=sys.stderr)
+    print(f"onnxruntime providers: {session.get_providers()}")
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        if model.fixed_size is not None:
+            fixed_h, fixed_w = model.fixed_size
+            resized = cv2.resize(image, (fixed_w, fixed_h), interpolation=cv2.INTER_LINEAR)
+            labels = session.run([LABELS_NAME], {input_name: resized[None]})[0][0]
+            return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+        labels = session.run([LABELS_NAME], {input_name: pad_to_multiple(image)[None]})[0][0]
+        return labels[:height, :width]
+
+    return predict, list(model.metadata.class_names)
+
+
+def make_predictor(path: Path, device: str, threads: int) -> tuple[Predictor, list[str] | None]:
+    if path.suffix.lower() == ".onnx":
+        return onnx_predictor(path, threads)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch_predictor(path, torch.device(device))
+
+
+def evaluate(predict: Predictor, dataset, show: bool = True) -> ConfusionMatrix:
+    """The confusion matrix of ``predict`` over every pair of ``dataset`` (raw arrays)."""
+    matrix = ConfusionMatrix(dataset.num_classes, IGNORE_INDEX)
+    for index in tqdm(range(len(dataset)), desc="evaluate", disable=not show, dynamic_ncols=True):
+        image, label = dataset[index]
+        matrix.update(torch.from_numpy(label), torch.from_numpy(predict(image)))
+    return matrix
+
+
+def main(args: argparse.Namespace) -> int:
+    """Evaluate, write the report, print the table; 2 and a message for what the user can fix."""
+    from enet_ros.model_file import ModelFileError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_path = Path(args.model)
+    try:
+        dataset = build_dataset(args.dataset, args.data, args.split)
+        predict, model_classes = make_predictor(model_path, args.device, args.threads)
+        if model_classes is not None and len(model_classes) != dataset.num_classes:
+            raise DatasetError(f"{model_path} predicts {len(model_classes)} classes but the "
+                               f"{args.dataset} data set has {dataset.num_classes}")
+        began = time.perf_counter()
+        matrix = evaluate(predict, dataset)
+    except (DatasetError, CheckpointError, ModelFileError) as err:
+        print(f"enet-train evaluate: error: {err}", file=sys.stderr)
+        return 2
+    scores = matrix.compute()
+    names = dataset.class_names
+    out = Path(args.output_dir) if args.output_dir else \
+        model_path.with_name(f"{model_path.stem}_{args.dataset}_{args.split}")
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"model": str(model_path), "dataset": args.dataset, "data": str(args.data),
+              "split": args.split, "images": len(dataset), "resolution": "native",
+              "seconds": round(time.perf_counter() - began, 2), **scores.as_dict(names),
+              "confusion_matrix": matrix.to_numpy().tolist(), "class_names": list(names)}
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    write_class_tables(out / "per_class_iou", names, scores)
+    plot_confusion(matrix.to_numpy(), names, out / "confusion.png")
+    print(class_table_markdown(names, scores), end="")
+    print(f"report: {out / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

@@ -1,0 +1,475 @@
+"""Train ENet in the paper's two stages, in the shape of torchvision's references/segmentation.
+
+Stage ``encoder`` trains ENet(encoder_only=True) against labels downsampled 8x; stage ``full``
+loads that encoder (its 1x1 head dropped) into the whole network and trains it at full
+resolution; ``both`` runs one after the other. Each stage writes under ``<output-dir>/<stage>/``:
+
+    last.pth   every epoch: model, optimizer, scheduler, scaler, epoch, best mIoU, args (a dict)
+    best.pth   the checkpoint with the best validation mIoU so far
+    log.csv  tb/  curves.png  per_class_iou.md/.csv     logs, TensorBoard, pictures, tables
+
+Runs single-process, or under torchrun (``torchrun --nproc_per_node N -m enet_train.train``).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from tqdm import tqdm
+
+from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint
+from .class_weights import METHODS, dataset_weights
+from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
+                       pad_collate)
+from .metrics import ConfusionMatrix, Scores
+from .model import SIZE_MULTIPLE, ENet
+from .reports import plot_curves, write_class_tables
+from .transforms import evaluation_transforms, training_transforms
+
+STAGES = ("encoder", "full")
+# Modules of the encoder: what stage ``full`` takes from a stage ``encoder`` checkpoint.
+ENCODER_MODULES = ("initial", "down1", "stage1", "down2", "stage2", "stage3")
+# Arguments that change how a run executes, never what it computes: free to differ on resume
+# ("command" is the subcommand name the enet-train CLI adds).
+RUNTIME_ARGS = frozenset({"resume", "allow_changed_args", "workers", "device", "cache", "threads",
+                          "command"})
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train ENet (encoder, then full network)",
+                                     add_help=add_help)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", type=str, default="camvid", choices=sorted(DATASETS),
+                      help="data set layout (see enet_train/datasets)")
+    data.add_argument("--data", type=str, required=True, help="root folder of the data set")
+    data.add_argument("--train-split", type=str, default="train", help="split to train on")
+    data.add_argument("--val-split", type=str, default="val", help="split to validate on")
+    data.add_argument("--train-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
+                      help="training crop height and width, multiples of 8 (smaller images are "
+                           "padded); a crop below native size trains faster at native scale")
+    data.add_argument("--train-resize", type=int, nargs=2, default=None, metavar=("H", "W"),
+                      help="resize training images to this before scale and crop (default: "
+                           "native); pair with --val-size to train and judge below native scale")
+    data.add_argument("--val-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                      help="resize validation images to this (default: native resolution)")
+    data.add_argument("--cache", action="store_true",
+                      help="keep decoded images in RAM after the first epoch "
+                           "(best with --workers 0)")
+    data.add_argument("--workers", type=int, default=2, help="data loading processes")
+
+    stage = parser.add_argument_group("stages")
+    stage.add_argument("--stage", type=str, default="both", choices=["encoder", "full", "both"],
+                       help="train the encoder (1/8 labels), the full network, or both in turn")
+    stage.add_argument("--encoder-checkpoint", type=str, default=None,
+                       help="stage-encoder checkpoint whose encoder starts stage full "
+                            "(default with --stage both: <output-dir>/encoder/best.pth)")
+    stage.add_argument("--epochs-encoder", type=int, default=200, help="epochs of stage encoder")
+    stage.add_argument("--epochs-full", type=int, default=200, help="epochs of stage full")
+
+    optim = parser.add_argument_group("optimisation")
+    optim.add_argument("--batch-size", type=int, default=10, help="images a step per process")
+    optim.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (paper: 5e-4)")
+    optim.add_argument("--weight-decay", type=float, default=2e-4,
+                       help="L2 weight decay (paper: 2e-4)")
+    optim.add_argument("--lr-schedule", type=str, default="constant",
+                       choices=["constant", "poly", "cosine"],
+                       help="learning rate over the stage: constant (paper), poly (power 0.9) "
+                            "or cosine")
+    optim.add_argument("--warmup-epochs", type=float, default=0.0,
+                       help="linear learning-rate warm-up from 1%% over this many epochs")
+    optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
+                       help="loss weights from training label frequencies: enet 1/ln(1.02+p), "
+                            "median frequency, or none")
+
+    aug = parser.add_argument_group("augmentation")
+    aug.add_argument("--scale", type=float, nargs=2, default=[1.0, 1.0], metavar=("MIN", "MAX"),
+                     help="random scale range before cropping, e.g. 0.5 2.0 (default: off)")
+    aug.add_argument("--flip", action="store_true", help="random horizontal flips")
+    aug.add_argument("--jitter", type=float, default=0.0,
+                     help="colour jitter strength for brightness, contrast, saturation (e.g. 0.3)")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--output-dir", type=str, default="runs/enet",
+                     help="where checkpoints and logs go")
+    run.add_argument("--resume", type=str, default=None,
+                     help="checkpoint (last.pth) to continue from")
+    run.add_argument("--allow-changed-args", action="store_true",
+                     help="resume even when arguments differ from the checkpoint's")
+    run.add_argument("--val-every", type=int, default=1,
+                     help="validate every N epochs (and after the last)")
+    run.add_argument("--seed", type=int, default=0, help="seed of every random generator")
+    run.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    run.add_argument("--threads", type=int, default=0,
+                     help="CPU threads for torch (0: torch's default); on a busy or small CPU, "
+                          "fewer threads than cores is often faster")
+    return parser
+
+
+def plain_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments as a plain dict that ``weights_only`` loading accepts: lists for tuples, and
+    anything else that is not plain data (a CLI's ``func`` callback) left out."""
+    plain = (str, int, float, bool, list, tuple, type(None))
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(vars(args).items())
+            if isinstance(v, plain)}
+
+
+def changed_args(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'name: saved -> current' for each computation-relevant argument that differs."""
+    keys = sorted((saved.keys() | current.keys()) - RUNTIME_ARGS)
+    return [f"--{k.replace('_', '-')}: {saved.get(k)!r} -> {current.get(k)!r}"
+            for k in keys if saved.get(k) != current.get(k)]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str, info: distributed.DistInfo) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and info.distributed:
+        return torch.device("cuda", info.local_rank)
+    return torch.device(name)
+
+
+def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The whole training state of a ``last.pth`` (weights_only, onto the CPU)."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"--resume {path}: no such checkpoint")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing = {"model", "optimizer", "scheduler", "scaler", "epoch", "stage", "args"} - set(state)
+    if missing:
+        raise CheckpointError(f"--resume {path}: not a training checkpoint of enet-train train "
+                              f"(lacks {', '.join(sorted(missing))})")
+    return state
+
+
+def load_encoder(model: ENet, path: str | Path) -> None:
+    """Copy the encoder of checkpoint ``path`` into ``model``; its 1x1 head is dropped."""
+    source = load_checkpoint(path).net
+    for name in ENCODER_MODULES:
+        getattr(model, name).load_state_dict(getattr(source, name).state_dict())
+
+
+def unused_modules(model: ENet) -> list[str]:
+    """Top-level parts of ENet that this mode never runs: the decoder when encoder-only, the
+    1x1 encoder head otherwise."""
+    if model.encoder_only:
+        return [name for name, _ in model.named_children()
+                if name not in (*ENCODER_MODULES, "encoder_head")]
+    return ["encoder_head"]
+
+
+def used_state(model: ENet) -> dict[str, torch.Tensor]:
+    """The weights of the parts the mode runs: what a checkpoint stores. An encoder checkpoint
+    thus has no decoder weights, which is how ``checkpoint.load_checkpoint`` recognises it."""
+    unused = set(unused_modules(model))
+    return {k: v for k, v in model.state_dict().items() if k.split(".")[0] not in unused}
+
+
+def load_used_state(model: ENet, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load ``used_state`` back; weights of the used parts must all be there."""
+    unused = set(unused_modules(model))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k.split(".")[0] not in unused]
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit this stage's network (missing "
+                              f"{missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def freeze_unused(model: ENet) -> None:
+    """Stop gradients to the parts the mode never runs: DDP requires every trainable parameter
+    to receive a gradient, and Adam's weight decay would otherwise shrink them for nothing."""
+    for name in unused_modules(model):
+        getattr(model, name).requires_grad_(False)
+
+
+def place_model(model: ENet, device: torch.device, info: distributed.DistInfo
+                ) -> tuple[nn.Module, nn.Module]:
+    """(the model, what to call in training): frozen unused part, on ``device``, SyncBatchNorm
+    and DDP-wrapped under torchrun. Checkpoints save the first, never the DDP wrapper."""
+    freeze_unused(model)
+    model.to(device)
+    if not info.distributed:
+        return model, model
+    if device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model, nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def class_weight_tensor(args: argparse.Namespace, train_set: SegmentationDataset,
+                        info: distributed.DistInfo, device: torch.device) -> torch.Tensor | None:
+    """Loss weights of ``--class-weights``: rank 0 counts the labels once (or reads
+    ``<output-dir>/class_weights.json``) and hands the weights to the other processes."""
+    weights = dataset_weights(
+        train_set, args.class_weights, Path(args.output_dir) / "class_weights.json",
+        cache_key=f"{args.dataset}:{Path(args.data).resolve()}:{args.train_split}",
+    ) if info.is_main else None
+    weights = distributed.broadcast_from_main(weights)
+    return None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
+    if step < warmup_steps:
+        return 0.01 + 0.99 * step / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if schedule == "poly":
+        return (1 - min(progress, 1.0)) ** 0.9
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return 1.0
+
+
+class StageLogs:
+    """CSV, TensorBoard, curves and per-class tables of one stage; rank 0 only writes them."""
+
+    FIELDS = ("epoch", "lr", "train_loss", "val_miou", "val_mean_class_accuracy",
+              "val_global_accuracy", "seconds")
+
+    def __init__(self, folder: Path, enabled: bool) -> None:
+        self.folder, self.enabled = folder, enabled
+        self.writer = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+            self.writer = SummaryWriter(str(folder / "tb"))
+
+    def epoch(self, row: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        if not self.enabled:
+            return
+        log = self.folder / "log.csv"
+        new = not log.exists()
+        with log.open("a", newline="") as f:
+            writer = csv.DictWriter(f, self.FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k) for k in self.FIELDS})
+        for key in self.FIELDS[1:-1]:
+            if row.get(key) is not None:
+                self.writer.add_scalar(key, row[key], row["epoch"])
+        self.writer.flush()
+        plot_curves(history, self.folder / "curves.png")
+
+    def validation(self, class_names: tuple[str, ...], scores: Scores) -> None:
+        if self.enabled:
+            write_class_tables(self.folder / "per_class_iou", class_names, scores)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInfo
+                 ) -> tuple[SegmentationDataset, DataLoader, DataLoader]:
+    """Training and validation data sets, samplers and loaders for ``stage``."""
+    height, width = args.train_size
+    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ValueError(f"--train-size {height} {width}: both must be multiples of "
+                         f"{SIZE_MULTIPLE}")
+    train_tf = training_transforms(height, width, args.train_resize, tuple(args.scale), args.flip,
+                                   args.jitter, SIZE_MULTIPLE if stage == "encoder" else 1)
+    train_set = build_dataset(args.dataset, args.data, args.train_split, train_tf, args.cache)
+    val_set = build_dataset(args.dataset, args.data, args.val_split,
+                            evaluation_transforms(args.val_size), args.cache)
+    if info.distributed:
+        train_sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
+        val_sampler = DistributedSampler(val_set, shuffle=False)
+    else:
+        generator = torch.Generator().manual_seed(args.seed)
+        train_sampler = RandomSampler(train_set, generator=generator)
+        val_sampler = SequentialSampler(val_set)
+    common = dict(num_workers=args.workers, pin_memory=torch.cuda.is_available(),
+                  persistent_workers=args.workers > 0)
+    train_loader = DataLoader(train_set, args.batch_size, sampler=train_sampler, drop_last=True,
+                              **common)
+    val_loader = DataLoader(val_set, args.batch_size, sampler=val_sampler,
+                            collate_fn=pad_collate, **common)
+    if len(train_loader) == 0:
+        raise ValueError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
+                         f"batch of {args.batch_size} per process: lower --batch-size")
+    return train_set, train_loader, val_loader
+
+
+def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
+                    loader: DataLoader, device: torch.device, amp: bool, description: str,
+                    show: bool) -> float:
+    """One pass over the training data; the mean loss over all processes' batches."""
+    model.train()
+    total, count = 0.0, 0
+    bar = tqdm(loader, desc=description, disable=not show, leave=False, dynamic_ncols=True)
+    for images, labels in bar:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=amp):
+            loss = criterion(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        total, count = total + loss.item(), count + 1
+        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+    total, count = distributed.reduce_sum([total, count], device)
+    return total / count
+
+
+@torch.no_grad()
+def validate(model: nn.Module, loader: DataLoader, device: torch.device, num_classes: int,
+             amp: bool, show: bool) -> ConfusionMatrix:
+    """The confusion matrix over the validation data, summed over processes.
+
+    Scores smaller than the labels (the encoder's 1/8 output) are upsampled bilinearly, so both
+    stages are judged against the same full-resolution labels.
+    """
+    model.eval()
+    matrix = ConfusionMatrix(num_classes, IGNORE_INDEX)
+    for images, labels in tqdm(loader, desc="validate", disable=not show, leave=False):
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, enabled=amp):
+            scores = model(images)
+        if scores.shape[-2:] != labels.shape[-2:]:
+            scores = F.interpolate(scores.float(), size=labels.shape[-2:], mode="bilinear",
+                                   align_corners=False)
+        matrix.update(labels, scores.argmax(1))
+    matrix.reduce_from_all_processes()
+    return matrix
+
+
+def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
+              resume: dict[str, Any] | None = None, encoder_checkpoint: str | None = None
+              ) -> nn.Module:
+    """Train one stage to its last epoch, checkpointing each epoch; returns the trained model.
+
+    Stage full starts from ``encoder_checkpoint``'s encoder when given (unless resuming).
+    """
+    device = pick_device(args.device, info)
+    amp = device.type == "cuda" and not args.no_amp
+    seed_everything(args.seed + info.rank)
+    folder = Path(args.output_dir) / stage
+    if info.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    train_set, train_loader, val_loader = make_loaders(args, stage, info)
+    num_classes = train_set.num_classes
+    model = ENet(num_classes, encoder_only=stage == "encoder")
+    if resume is not None:
+        load_used_state(model, resume["model"], args.resume)
+    elif stage == "full" and encoder_checkpoint:
+        load_encoder(model, encoder_checkpoint)
+    elif stage == "full" and info.is_main:
+        print("stage full without --encoder-checkpoint: training the whole network from scratch")
+    model, net = place_model(model, device, info)
+    criterion = nn.CrossEntropyLoss(weight=class_weight_tensor(args, train_set, info, device),
+                                    ignore_index=IGNORE_INDEX)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=args.lr, weight_decay=args.weight_decay)
+    epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
+    steps = len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
+        step, epochs * steps, round(args.warmup_epochs * steps), args.lr_schedule))
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+
+    start, best, history = 0, -1.0, []
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        scaler.load_state_dict(resume["scaler"])
+        start, best, history = resume["epoch"], resume["best_miou"], list(resume["history"])
+    logs = StageLogs(folder, info.is_main)
+    for epoch in range(start, epochs):
+        if isinstance(train_loader.sampler, DistributedSampler):
+            train_loader.sampler.set_epoch(epoch)
+        began = time.perf_counter()
+        loss = train_one_epoch(net, criterion, optimizer, scheduler, scaler, train_loader, device,
+                               amp, f"{stage} {epoch + 1}/{epochs}", info.is_main)
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+                               "train_loss": loss}
+        scores, metrics = None, None
+        if (epoch + 1) % args.val_every == 0 or epoch + 1 == epochs:
+            scores = validate(net, val_loader, device, num_classes, amp, info.is_main).compute()
+            metrics = scores.as_dict(train_set.class_names)
+            row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
+                       val_global_accuracy=scores.global_accuracy)
+        row["seconds"] = round(time.perf_counter() - began, 2)
+        history.append(row)
+        improved = scores is not None and scores.mean_iou > best
+        best = max(best, scores.mean_iou) if scores is not None else best
+        if info.is_main:
+            checkpoint = {"model": used_state(model), "optimizer": optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                          "epoch": epoch + 1, "best_miou": best, "stage": stage,
+                          "class_names": list(train_set.class_names), "history": history,
+                          "metrics": metrics, "args": plain_args(args)}
+            torch.save(checkpoint, folder / "last.pth")
+            if improved:
+                torch.save(checkpoint, folder / "best.pth")
+            logs.epoch(row, history)
+            if scores is not None:
+                logs.validation(train_set.class_names, scores)
+            miou = "" if scores is None else \
+                f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * best:.1f}%)"
+            print(f"{stage} epoch {epoch + 1}/{epochs}: loss {loss:.4f}{miou}, {row['seconds']} s",
+                  flush=True)
+    logs.close()
+    return model
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the requested stages: 0 on success, 2 with a message for what the user can fix
+    (missing data, a bad checkpoint, a resume whose arguments differ)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    except (DatasetError, CheckpointError) as err:
+        print(f"enet-train train: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    resume = read_resume_checkpoint(args.resume) if args.resume else None
+    if resume is not None:
+        differences = changed_args(resume["args"], plain_args(args))
+        if differences and not args.allow_changed_args:
+            print(f"--resume {args.resume} was trained with other arguments:\n  "
+                  + "\n  ".join(differences)
+                  + "\nrun again with those values, or pass --allow-changed-args", file=sys.stderr)
+            return 2
+    stages = list(STAGES) if args.stage == "both" else [args.stage]
+    if resume is not None:
+        stages = stages[stages.index(resume["stage"]):] if resume["stage"] in stages else []
+        if not stages:
+            print(f"--resume {args.resume} is a stage {resume['stage']!r} checkpoint, "
+                  f"but --stage is {args.stage}", file=sys.stderr)
+            return 2
+    info = distributed.init_distributed(pick_device(args.device, distributed.DistInfo()))
+    try:
+        for stage in stages:
+            encoder = args.encoder_checkpoint
+            if stage == "full" and args.stage == "both" and not encoder:
+                encoder = str(Path(args.output_dir) / "encoder" / "best.pth")
+            stage_resume = resume if resume is not None and resume["stage"] == stage else None
+            run_stage(args, stage, info, stage_resume, encoder)
+    finally:
+        distributed.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))

@@ -1,0 +1,196 @@
+"""Training: both stages end to end, checkpoints, resume, schedules and DDP on two CPU processes."""
+from __future__ import annotations
+
+import csv
+import json
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from _train_data import make_tiny_camvid
+from enet_train import evaluate, train
+from enet_train.checkpoint import CheckpointError, load_checkpoint
+from enet_train.distributed import DistInfo
+from enet_train.model import ENet
+
+
+def parse(data, out, *extra: str):
+    return train.get_args_parser().parse_args(
+        ["--data", str(data), "--output-dir", str(out), "--train-size", "32", "32",
+         "--batch-size", "2", "--workers", "0", "--threads", "1", "--epochs-encoder", "1",
+         "--epochs-full", "1", *extra])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """32x40 images: no padding, so training's validation and evaluate.py see the same pixels."""
+    return make_tiny_camvid(tmp_path_factory.mktemp("camvid"), height=32)
+
+
+def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, monkeypatch):
+    handed_over = []
+    real_load_encoder = train.load_encoder
+
+    def spy(model, path):
+        handed_over.append(path)
+        real_load_encoder(model, path)
+
+    monkeypatch.setattr(train, "load_encoder", spy)
+    args = parse(data, tmp_path, "--scale", "0.75", "1.5", "--flip", "--jitter", "0.2",
+                 "--lr-schedule", "cosine", "--warmup-epochs", "0.5")
+    assert train.main(args) == 0
+    assert handed_over == [str(tmp_path / "encoder" / "best.pth")]
+    for stage in ("encoder", "full"):
+        folder = tmp_path / stage
+        checkpoint = torch.load(folder / "last.pth", map_location="cpu", weights_only=True)
+        assert checkpoint["epoch"] == 1 and checkpoint["stage"] == stage
+        assert checkpoint["args"]["lr"] == 5e-4 and checkpoint["args"]["train_size"] == [32, 32]
+        assert set(checkpoint) >= {"model", "optimizer", "scheduler", "scaler", "best_miou",
+                                   "class_names", "history"}
+        assert 0 <= checkpoint["best_miou"] <= 1
+        assert checkpoint["metrics"]["mean_iou"] == pytest.approx(checkpoint["best_miou"])
+        assert set(checkpoint["metrics"]["per_class"]) == set(checkpoint["class_names"])
+        assert (folder / "best.pth").is_file() and (folder / "curves.png").stat().st_size > 1000
+        assert "| Sky |" in (folder / "per_class_iou.md").read_text()
+        rows = list(csv.DictReader((folder / "log.csv").open()))
+        assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["train_loss"]) > 0
+        assert any((folder / "tb").iterdir())
+    # checkpoints hold the weights of the parts each stage runs, so loaders tell them apart
+    encoder_state = torch.load(tmp_path / "encoder" / "last.pth", weights_only=True)["model"]
+    assert "encoder_head.weight" in encoder_state and "fullconv.weight" not in encoder_state
+    assert "encoder_head.weight" not in torch.load(tmp_path / "full" / "last.pth",
+                                                   weights_only=True)["model"]
+    assert load_checkpoint(tmp_path / "encoder" / "best.pth").net.encoder_only
+    assert not load_checkpoint(tmp_path / "full" / "best.pth").net.encoder_only
+    assert (tmp_path / "class_weights.json").is_file()
+    # enet-train evaluate on each best.pth reproduces the validation of training exactly
+    for stage in ("encoder", "full"):
+        best = tmp_path / stage / "best.pth"
+        out = tmp_path / f"eval_{stage}"
+        evaluate_args = evaluate.get_args_parser().parse_args(
+            [str(best), "--data", str(data), "--output-dir", str(out), "--device", "cpu"])
+        assert evaluate.main(evaluate_args) == 0
+        report = json.loads((out / "report.json").read_text())
+        want = torch.load(best, weights_only=True)["metrics"]
+        assert report["mean_iou"] == pytest.approx(want["mean_iou"], abs=1e-12)
+        assert report["per_class"] == want["per_class"]
+
+
+def test_full_stage_starts_from_the_encoder_without_its_head(tmp_path):
+    torch.manual_seed(0)
+    encoder = ENet(11, encoder_only=True)
+    torch.save({"model": encoder.state_dict()}, tmp_path / "enc.pth")
+    full = ENet(11)
+    head_before = full.encoder_head.weight.clone()
+    train.load_encoder(full, tmp_path / "enc.pth")
+    assert torch.equal(full.stage3[7].conv.weight, encoder.stage3[7].conv.weight)
+    assert torch.equal(full.initial.conv.weight, encoder.initial.conv.weight)
+    assert torch.equal(full.stage1[0].bn1.running_var, encoder.stage1[0].bn1.running_var)
+    assert torch.equal(full.encoder_head.weight, head_before)
+    assert not torch.equal(full.fullconv.weight, encoder.fullconv.weight)
+    torch.save({"model": {}}, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match="bad.pth does not hold ENet weights"):
+        train.load_encoder(full, tmp_path / "bad.pth")
+
+
+def test_missing_or_foreign_resume_checkpoint_is_an_error(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--resume", str(tmp_path / "none.pth"))) == 2
+    assert "none.pth: no such checkpoint" in capsys.readouterr().err
+    torch.save({"model": {}}, tmp_path / "weights.pth")
+    assert train.main(parse(data, tmp_path, "--resume", str(tmp_path / "weights.pth"))) == 2
+    assert "lacks args, epoch, optimizer" in capsys.readouterr().err
+
+
+def test_data_errors_are_reported_not_raised(tmp_path, capsys):
+    assert train.main(parse(tmp_path / "nowhere", tmp_path)) == 2
+    assert "enet-train train: error:" in capsys.readouterr().err
+
+
+def test_resume_continues_at_the_next_epoch_and_reports_changed_args(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--stage", "encoder")) == 0
+    last = tmp_path / "encoder" / "last.pth"
+    changed = parse(data, tmp_path, "--stage", "encoder", "--epochs-encoder", "2", "--lr", "1e-3",
+                    "--workers", "1", "--resume", str(last))
+    assert train.main(changed) == 2
+    message = capsys.readouterr().err
+    assert "--epochs-encoder: 1 -> 2" in message and "--lr: 0.0005 -> 0.001" in message
+    assert "--workers" not in message and "--allow-changed-args" in message
+    assert torch.load(last, weights_only=True)["epoch"] == 1  # nothing ran
+
+    allowed = parse(data, tmp_path, "--stage", "encoder", "--epochs-encoder", "2",
+                    "--resume", str(last), "--allow-changed-args")
+    assert train.main(allowed) == 0
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] == 2 and [h["epoch"] for h in checkpoint["history"]] == [1, 2]
+    rows = list(csv.DictReader((tmp_path / "encoder" / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def test_resume_refuses_a_checkpoint_of_a_later_stage(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--stage", "full")) == 0
+    last = tmp_path / "full" / "last.pth"
+    assert train.main(parse(data, tmp_path, "--stage", "encoder", "--resume", str(last))) == 2
+    assert "--stage: 'full' -> 'encoder'" in capsys.readouterr().err
+    assert train.main(parse(data, tmp_path, "--stage", "encoder", "--resume", str(last),
+                            "--allow-changed-args")) == 2
+    assert "stage 'full' checkpoint, but --stage is encoder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("schedule, step, want", [
+    ("constant", 0, 0.01), ("constant", 5, 0.505), ("constant", 10, 1.0), ("constant", 99, 1.0),
+    ("poly", 10, 1.0), ("poly", 55, 0.5 ** 0.9), ("poly", 100, 0.0),
+    ("cosine", 55, 0.5), ("cosine", 100, 0.0)])
+def test_lr_factor_warmup_then_schedule(schedule, step, want):
+    assert train.lr_factor(step, 100, 10, schedule) == pytest.approx(want)
+
+
+def test_plain_args_drop_callbacks_a_cli_adds(tmp_path):
+    args = parse("data", "out")
+    args.func, args.command = (lambda a: 0), "train"
+    plain = train.plain_args(args)
+    assert "func" not in plain and plain["command"] == "train" and plain["train_size"] == [32, 32]
+    torch.save({"args": plain}, tmp_path / "a.pth")
+    assert torch.load(tmp_path / "a.pth", weights_only=True)["args"] == plain
+
+
+def test_changed_args_ignores_runtime_only_arguments():
+    saved = {"lr": 1.0, "workers": 4, "device": "cuda", "epochs_full": 3, "command": "train"}
+    assert train.changed_args(saved, {"lr": 1.0, "workers": 0, "device": "cpu",
+                                      "epochs_full": 4}) == ["--epochs-full: 3 -> 4"]
+
+
+def test_train_size_must_be_a_multiple_of_8(data, tmp_path):
+    args = parse(data, tmp_path, "--train-size", "30", "32", "--stage", "full")
+    with pytest.raises(ValueError, match="--train-size 30 32"):
+        train.run_stage(args, "full", DistInfo())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_cpu_processes_agree_and_rank_0_writes(data, tmp_path):
+    mp.set_forkserver_preload(["_train_ddp"])
+    from _train_ddp import worker
+    out = tmp_path / "run"
+    argv = ["--data", str(data), "--output-dir", str(out), "--train-size", "32", "32",
+            "--batch-size", "1", "--workers", "0", "--epochs-full", "1", "--flip"]
+    mp.start_processes(worker, args=(2, free_port(), argv, str(tmp_path)), nprocs=2, join=True,
+                       start_method="forkserver")
+    checkpoint = torch.load(out / "full" / "last.pth", map_location="cpu", weights_only=True)
+    assert checkpoint["epoch"] == 1
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    assert rank0.keys() == rank1.keys() >= checkpoint["model"].keys()
+    for key, value in rank0.items():
+        assert torch.equal(value, rank1[key]), key
+    for key, value in checkpoint["model"].items():
+        assert torch.equal(value, rank0[key]), key
+    # the run did train: weights moved away from a fresh network with the same seed
+    torch.manual_seed(0)
+    assert not torch.equal(ENet(11).fullconv.weight, rank0["fullconv.weight"])
+    assert len(list((out / "full" / "tb").iterdir())) == 1
