@@ -89,9 +89,6 @@ def _export(args: argparse.Namespace) -> int:
     dataset = args.dataset or ckpt.args.get("dataset", "unknown")
     palette_spec = args.palette or (dataset if dataset != "unknown" else None)
     height, width = args.height, args.width
-    if height is None or width is None:
-        size = ckpt.args.get("train_size") or [360, 480]
-        height, width = int(size[0]), int(size[1])
     placeholder = ModelMetadata(tuple(names), tuple((0, 0, 0) for _ in names), height, width)
     palette = load_palette(palette_spec, placeholder)
     metadata = ModelMetadata(
@@ -173,8 +170,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                                               "checkpoint's)")
     export.add_argument("--dataset", help="data set name recorded in the metadata")
     export.add_argument("--palette", help="palette name or YAML file (default: the data set's)")
-    export.add_argument("--height", type=int, help="default input height, multiple of 8")
-    export.add_argument("--width", type=int, help="default input width, multiple of 8")
+    export.add_argument("--height", type=int, default=360,
+                        help="input height the runtime uses by default, multiple of 8 (360)")
+    export.add_argument("--width", type=int, default=480,
+                        help="input width the runtime uses by default, multiple of 8 (480)")
     export.add_argument("--fixed-size", action="store_true",
                         help="fix the input size to --height x --width instead of dynamic")
     export.add_argument("--confidence", action="store_true",
@@ -194,10 +193,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     for name, module, text in (("train", "enet_train.train", "train ENet (two stages)"),
                                ("evaluate", "enet_train.evaluate",
                                 "evaluate a checkpoint or model file")):
-        try:
-            parent, main = _delegate(module)
-        except ImportError:
-            continue
+        parent, main = _delegate(module)
         sub.add_parser(name, help=text, parents=[parent(add_help=False)]).set_defaults(
             func=lambda a, main=main: main(a))
     return parser
@@ -205,12 +201,14 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from enet_train.checkpoint import CheckpointError
+    from enet_train.datasets import DatasetError
     from enet_train.export import ExportError
 
     args = get_args_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, CheckpointError, ExportError, ModelFileError, PaletteError) as err:
+    except (UsageError, CheckpointError, DatasetError, ExportError, ModelFileError,
+            PaletteError) as err:
         print(f"enet-train {args.command}: error: {err}", file=sys.stderr)
         return 2
 
