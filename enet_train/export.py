@@ -66,18 +66,103 @@ class MaskUnpool(nn.Module):
         return F.interpolate(x, scale_factor=2.0, mode="nearest") * mask
 
 
-class ChannelAffine(nn.Module):
-    """What a BatchNorm becomes in inference when no conv precedes all its channels."""
+class ScaleReluPReLU(nn.Module):
+    """PReLU as ``x + (1 - a) * relu(-x)``, written with per-channel BatchNormalizations.
 
-    def __init__(self, bn: nn.BatchNorm2d) -> None:
+    The same function as ``nn.PReLU`` for every slope ``a`` (exact where x >= 0, one rounding
+    where x < 0), in operators ONNX Runtime's CPU provider keeps in its blocked NCHWc layout:
+    it turns each BatchNormalization (mean 0, variance 1, epsilon 0, so its scale is taken as is)
+    into a 1x1 depthwise conv, fuses the Relu into the first and the Add into the second. Its
+    PRelu kernel is slow and forces two layout reorders around each of the encoder's 67 PReLUs.
+    TensorRT builds each BatchNormalization as a per-channel scale layer.
+    """
+
+    def __init__(self, prelu: nn.PReLU, channels: int) -> None:
         super().__init__()
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias - bn.running_mean * scale
-        self.register_buffer("scale", scale.detach().reshape(1, -1, 1, 1).clone())
-        self.register_buffer("shift", shift.detach().reshape(1, -1, 1, 1).clone())
+        slope = prelu.weight.detach().reshape(-1)
+        if slope.numel() == 1:
+            slope = slope.expand(channels)
+        if slope.numel() != channels:
+            raise ValueError(f"PReLU has {slope.numel()} slopes for {channels} channels")
+        self.register_buffer("zeros", torch.zeros(channels))
+        self.register_buffer("ones", torch.ones(channels))
+        self.register_buffer("negate", -torch.ones(channels))
+        self.register_buffer("scale", (1.0 - slope).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.shift
+        negative = F.relu(F.batch_norm(x, self.zeros, self.ones, self.negate, self.zeros,
+                                       False, 0.0, 0.0))
+        return x + F.batch_norm(negative, self.zeros, self.ones, self.scale, self.zeros,
+                                False, 0.0, 0.0)
+
+
+class FoldedInitialBlock(nn.Module):
+    """The initial block with its BatchNorm folded: one 16-map conv plus the padded pool.
+
+    The conv's 13 maps carry the folded BatchNorm; its last 3 maps have zero weights and the
+    pool maps' shift as bias, and the scaled max-pool is added to them (zero-padded to 16 maps
+    in front). Same function as concat -> BatchNorm, but every map leaves a conv, so ONNX
+    Runtime keeps the block's output in its NCHWc layout instead of concatenating 13 + 3 maps.
+    """
+
+    def __init__(self, block: InitialBlock) -> None:
+        super().__init__()
+        conv, bn = block.conv, block.bn
+        scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+        shift = (bn.bias - bn.running_mean * scale).detach()
+        n = conv.out_channels
+        self.conv = nn.Conv2d(conv.in_channels, n + conv.in_channels, 3, 2, 1, bias=True)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:n] = conv.weight * scale[:n].reshape(-1, 1, 1, 1)
+            bias = conv.bias if conv.bias is not None else torch.zeros(n)
+            self.conv.bias.copy_(torch.cat([bias * scale[:n] + shift[:n], shift[n:]]))
+        self.register_buffer("pool_scale", scale[n:].reshape(1, -1, 1, 1).clone())
+        self.pad = n
+        self.act = block.act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.pad(F.max_pool2d(x, 2, 2) * self.pool_scale, (0, 0, 0, 0, self.pad, 0))
+        return self.act(self.conv(x) + pooled)
+
+
+class FoldedDownsampling(nn.Module):
+    """A folded downsampling bottleneck whose main branch is a plain MaxPool plus a concat.
+
+    ``pad(pool(x)) + expand(y)`` is computed as ``concat(expand_a(y) + pool(x), expand_b(y))``
+    (the expand conv split at the pooled maps): the same sums, in operators ONNX Runtime runs
+    in its NCHWc layout (the add fuses into the conv), where Pad would force a layout reorder
+    of the whole residual chain. The switches (first-maximum mask) come from MaxPoolWithMask.
+    """
+
+    def __init__(self, block: DownsamplingBottleneck) -> None:
+        super().__init__()
+        self.project, self.act1 = block.project, block.act1
+        self.conv, self.act2 = block.conv, block.act2
+        self.act = block.act
+        pooled = block.expand.out_channels - block.extra_channels
+        expand = block.expand
+        self.expand_a = nn.Conv2d(expand.in_channels, pooled, 1, bias=True)
+        self.expand_b = nn.Conv2d(expand.in_channels, block.extra_channels, 1, bias=True)
+        with torch.no_grad():
+            self.expand_a.weight.copy_(expand.weight[:pooled])
+            self.expand_b.weight.copy_(expand.weight[pooled:])
+            self.expand_a.bias.copy_(expand.bias[:pooled])
+            self.expand_b.bias.copy_(expand.bias[pooled:])
+        self.switches = MaxPoolWithMask()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        main = F.max_pool2d(x, 2, 2)
+        _, switches = self.switches(x)
+        y = self.act2(self.conv(self.act1(self.project(x))))
+        return self.act(torch.cat([self.expand_a(y) + main, self.expand_b(y)], 1)), switches
+
+
+def _replace_prelus(block: nn.Module, channels: dict[str, int]) -> None:
+    for name, count in channels.items():
+        act = getattr(block, name)
+        if isinstance(act, nn.PReLU):
+            setattr(block, name, ScaleReluPReLU(act, count))
 
 
 def fold_conv_bn(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> nn.Module:
@@ -110,20 +195,25 @@ def inference_network(net: ENet) -> ENet:
                           "trained in stage 2")
     net = copy.deepcopy(net).eval()
     for block in net.modules():
-        if isinstance(block, InitialBlock):
-            block.bn = ChannelAffine(block.bn)
         if isinstance(block, (Bottleneck, DownsamplingBottleneck, UpsamplingBottleneck)):
             block.project, block.bn1 = fold_conv_bn(block.project, block.bn1), nn.Identity()
             _fold_main_conv(block)
             block.expand, block.bn3 = fold_conv_bn(block.expand, block.bn3), nn.Identity()
             if hasattr(block, "dropout"):
                 block.dropout = nn.Identity()
+        if isinstance(block, InitialBlock):
+            _replace_prelus(block, {"act": block.act.num_parameters})
+        if isinstance(block, (Bottleneck, DownsamplingBottleneck)):
+            internal, out = block.project.out_channels, block.expand.out_channels
+            _replace_prelus(block, {"act1": internal, "act2": internal, "act": out})
         if isinstance(block, DownsamplingBottleneck):
             block.pool = MaxPoolWithMask()
         if isinstance(block, UpsamplingBottleneck):
             block.shortcut = fold_conv_bn(block.shortcut, block.shortcut_bn)
             block.shortcut_bn = nn.Identity()
             block.unpool = MaskUnpool()
+    net.initial = FoldedInitialBlock(net.initial)
+    net.down1, net.down2 = FoldedDownsampling(net.down1), FoldedDownsampling(net.down2)
     net.encoder_head = nn.Identity()
     return net
 
