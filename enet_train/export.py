@@ -60,10 +60,57 @@ class MaxPoolWithMask(nn.Module):
 
 
 class MaskUnpool(nn.Module):
-    """Unpools by placing each value at its window's masked position, zeros elsewhere."""
+    """Unpools by placing each value at its window's masked position, zeros elsewhere.
+
+    With ``channels`` the mask first goes through an identity 1x1 depthwise conv (weights 1,
+    exact): ONNX Runtime then reorders the mask into its NCHWc layout and runs the product
+    there, so the decoder's adds and ReLUs fuse into its convs instead of running in NCHW.
+    """
+
+    def __init__(self, channels: int | None = None) -> None:
+        super().__init__()
+        self.identity = None if channels is None else torch.ones(channels, 1, 1, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.identity is not None:
+            mask = F.conv2d(mask, self.identity.to(mask.dtype), groups=mask.shape[1])
         return F.interpolate(x, scale_factor=2.0, mode="nearest") * mask
+
+
+class PhaseFullConv(nn.Module):
+    """The final 2x2 stride-2 transposed conv as a 1x1 conv to its 4 output phases.
+
+    ``phases`` gives [N, 4, C, h, w] (phase = 2 * row parity + column parity): the labels take
+    the argmax per phase and interleave once, 1 map instead of C. ONNX Runtime runs the 1x1 conv
+    in its NCHWc layout; its ConvTranspose (gemm + col2im) is several times slower.
+    """
+
+    def __init__(self, deconv: nn.ConvTranspose2d) -> None:
+        super().__init__()
+        if deconv.kernel_size != (2, 2) or deconv.stride != (2, 2) or deconv.padding != (0, 0):
+            raise ValueError("PhaseFullConv takes a 2x2 stride-2 transposed conv")
+        cin, cout = deconv.in_channels, deconv.out_channels
+        self.classes = cout
+        self.conv = nn.Conv2d(cin, 4 * cout, 1, bias=True)
+        weight = deconv.weight.detach().permute(2, 3, 1, 0).reshape(4 * cout, cin, 1, 1)
+        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(cout)
+        with torch.no_grad():
+            self.conv.weight.copy_(weight)
+            self.conv.bias.copy_(bias.repeat(4))
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        return self.conv(x).reshape(n, 4, self.classes, h, w)
+
+    @staticmethod
+    def interleave(phases: torch.Tensor) -> torch.Tensor:
+        """[N, 4, C, h, w] phases to [N, C, 2h, 2w]."""
+        n, _, c, h, w = phases.shape
+        return phases.reshape(n, 2, 2, c, h, w).permute(0, 3, 4, 1, 5, 2).reshape(
+            n, c, 2 * h, 2 * w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.interleave(self.phases(x))
 
 
 class ScaleReluPReLU(nn.Module):
@@ -100,8 +147,8 @@ class FoldedInitialBlock(nn.Module):
     """The initial block with its BatchNorm folded: one 16-map conv plus the padded pool.
 
     The conv's 13 maps carry the folded BatchNorm; its last 3 maps have zero weights and the
-    pool maps' shift as bias, and the scaled max-pool is added to them (zero-padded to 16 maps
-    in front). Same function as concat -> BatchNorm, but every map leaves a conv, so ONNX
+    pool maps' shift as bias, and the max-pool, scaled into the last 3 of 16 maps by a 1x1
+    conv whose other weights are 0, is added to them. Same function as concat -> BatchNorm, but every map leaves a conv, so ONNX
     Runtime keeps the block's output in its NCHWc layout instead of concatenating 13 + 3 maps.
     """
 
@@ -117,12 +164,15 @@ class FoldedInitialBlock(nn.Module):
             self.conv.weight[:n] = conv.weight * scale[:n].reshape(-1, 1, 1, 1)
             bias = conv.bias if conv.bias is not None else torch.zeros(n)
             self.conv.bias.copy_(torch.cat([bias * scale[:n] + shift[:n], shift[n:]]))
-        self.register_buffer("pool_scale", scale[n:].reshape(1, -1, 1, 1).clone())
-        self.pad = n
+        pool_weight = torch.zeros(n + conv.in_channels, conv.in_channels, 1, 1)
+        for i in range(conv.in_channels):
+            pool_weight[n + i, i] = scale[n + i]
+        self.register_buffer("pool_weight", pool_weight)
         self.act = block.act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.pad(F.max_pool2d(x, 2, 2) * self.pool_scale, (0, 0, 0, 0, self.pad, 0))
+        # pool_weight scales the pooled maps into the last 3 of 16 (exact: other terms are 0).
+        pooled = F.conv2d(F.max_pool2d(x, 2, 2), self.pool_weight)
         return self.act(self.conv(x) + pooled)
 
 
@@ -211,9 +261,10 @@ def inference_network(net: ENet) -> ENet:
         if isinstance(block, UpsamplingBottleneck):
             block.shortcut = fold_conv_bn(block.shortcut, block.shortcut_bn)
             block.shortcut_bn = nn.Identity()
-            block.unpool = MaskUnpool()
+            block.unpool = MaskUnpool(block.shortcut.out_channels)
     net.initial = FoldedInitialBlock(net.initial)
     net.down1, net.down2 = FoldedDownsampling(net.down1), FoldedDownsampling(net.down2)
+    net.fullconv = PhaseFullConv(net.fullconv)
     net.encoder_head = nn.Identity()
     return net
 
@@ -223,6 +274,11 @@ class ImageToLabels(nn.Module):
 
     def __init__(self, net: nn.Module, confidence: bool) -> None:
         super().__init__()
+        self.head = None
+        if isinstance(getattr(net, "fullconv", None), PhaseFullConv):
+            net = copy.copy(net)  # a new module dict; the caller's network keeps its head
+            net._modules = dict(net._modules)
+            self.head, net.fullconv = net.fullconv, nn.Identity()
         self.net = net
         self.confidence = confidence
         std = torch.tensor(IMAGE_STD) * 255.0
@@ -231,11 +287,22 @@ class ImageToLabels(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = image.permute(0, 3, 1, 2).to(torch.float32) * self.scale + self.offset
-        logits = self.net(x)
-        labels = logits.argmax(dim=1).to(torch.uint8)
+        if self.head is None:
+            logits = self.net(x)
+            labels = logits.argmax(dim=1).to(torch.uint8)
+            if not self.confidence:
+                return labels
+            return labels, torch.softmax(logits, dim=1).amax(dim=1)
+        # Per output phase, then one interleave (DepthToSpace) of a single map.
+        phases = self.head.phases(self.net(x))
+        n, _, c, h, w = phases.shape
+        flat = phases.reshape(n * 4, c, h, w)
+        labels = flat.argmax(dim=1).reshape(n, 4, h, w).to(torch.float32)
+        labels = F.pixel_shuffle(labels, 2)[:, 0].to(torch.uint8)
         if not self.confidence:
             return labels
-        return labels, torch.softmax(logits, dim=1).amax(dim=1)
+        best = torch.softmax(flat, dim=1).amax(dim=1).reshape(n, 4, h, w)
+        return labels, F.pixel_shuffle(best, 2)[:, 0]
 
 
 def _check_size(height: int, width: int) -> None:
