@@ -12,6 +12,14 @@ What changes between training and the model file, and why:
   an interleave; the decoder unpools by multiplying the nearest-upsampled values with that mask.
   Deriving the mask from ``x == upsample(maxpool(x))`` would be wrong on ties (flat regions),
   where several positions equal the maximum.
+* Written for ONNX Runtime's CPU provider, whose NCHWc (blocked) layout runs Conv, MaxPool,
+  Add, Mul, Concat, Relu, nearest Resize and BatchNormalization (as a depthwise conv) without
+  layout reorders, and fuses Add and Relu into convs; any other operator costs two full-tensor
+  reorders. So PReLU becomes BatchNormalization/Relu/Add (``ScaleReluPReLU``), the initial
+  block and the downsampling bottlenecks avoid Concat of unaligned maps and Pad
+  (``FoldedInitialBlock``, ``FoldedDownsampling``), the unpooled maps are multiplied in NCHWc,
+  and the final transposed conv is a 1x1 conv to 4 phases with the argmax per phase
+  (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
 * Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
   class ids out (and optionally the winning class's softmax probability), so the robot needs no
   torch and no per-pixel Python.
