@@ -12,6 +12,14 @@ What changes between training and the model file, and why:
   an interleave; the decoder unpools by multiplying the nearest-upsampled values with that mask.
   Deriving the mask from ``x == upsample(maxpool(x))`` would be wrong on ties (flat regions),
   where several positions equal the maximum.
+* Written for ONNX Runtime's CPU provider, whose NCHWc (blocked) layout runs Conv, MaxPool,
+  Add, Mul, Concat, Relu, nearest Resize and BatchNormalization (as a depthwise conv) without
+  layout reorders, and fuses Add and Relu into convs; any other operator costs two full-tensor
+  reorders. So PReLU becomes BatchNormalization/Relu/Add (``ScaleReluPReLU``), the initial
+  block and the downsampling bottlenecks avoid Concat of unaligned maps and Pad
+  (``FoldedInitialBlock``, ``FoldedDownsampling``), the unpooled maps are multiplied in NCHWc,
+  and the final transposed conv is a 1x1 conv to 4 phases with the argmax per phase
+  (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
 * Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
   class ids out (and optionally the winning class's softmax probability), so the robot needs no
   torch and no per-pixel Python.
@@ -60,24 +68,159 @@ class MaxPoolWithMask(nn.Module):
 
 
 class MaskUnpool(nn.Module):
-    """Unpools by placing each value at its window's masked position, zeros elsewhere."""
+    """Unpools by placing each value at its window's masked position, zeros elsewhere.
+
+    With ``channels`` the mask first goes through an identity 1x1 depthwise conv (weights 1,
+    exact): ONNX Runtime then reorders the mask into its NCHWc layout and runs the product
+    there, so the decoder's adds and ReLUs fuse into its convs instead of running in NCHW.
+    """
+
+    def __init__(self, channels: int | None = None) -> None:
+        super().__init__()
+        self.identity = None if channels is None else torch.ones(channels, 1, 1, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.identity is not None:
+            mask = F.conv2d(mask, self.identity.to(mask.dtype), groups=mask.shape[1])
         return F.interpolate(x, scale_factor=2.0, mode="nearest") * mask
 
 
-class ChannelAffine(nn.Module):
-    """What a BatchNorm becomes in inference when no conv precedes all its channels."""
+class PhaseFullConv(nn.Module):
+    """The final 2x2 stride-2 transposed conv as a 1x1 conv to its 4 output phases.
 
-    def __init__(self, bn: nn.BatchNorm2d) -> None:
+    ``phases`` gives [N, 4, C, h, w] (phase = 2 * row parity + column parity): the labels take
+    the argmax per phase and interleave once, 1 map instead of C. ONNX Runtime runs the 1x1 conv
+    in its NCHWc layout; its ConvTranspose (gemm + col2im) is several times slower.
+    """
+
+    def __init__(self, deconv: nn.ConvTranspose2d) -> None:
         super().__init__()
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias - bn.running_mean * scale
-        self.register_buffer("scale", scale.detach().reshape(1, -1, 1, 1).clone())
-        self.register_buffer("shift", shift.detach().reshape(1, -1, 1, 1).clone())
+        if deconv.kernel_size != (2, 2) or deconv.stride != (2, 2) or deconv.padding != (0, 0):
+            raise ValueError("PhaseFullConv takes a 2x2 stride-2 transposed conv")
+        cin, cout = deconv.in_channels, deconv.out_channels
+        self.classes = cout
+        self.conv = nn.Conv2d(cin, 4 * cout, 1, bias=True)
+        weight = deconv.weight.detach().permute(2, 3, 1, 0).reshape(4 * cout, cin, 1, 1)
+        bias = deconv.bias.detach() if deconv.bias is not None else torch.zeros(cout)
+        with torch.no_grad():
+            self.conv.weight.copy_(weight)
+            self.conv.bias.copy_(bias.repeat(4))
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        return self.conv(x).reshape(n, 4, self.classes, h, w)
+
+    @staticmethod
+    def interleave(phases: torch.Tensor) -> torch.Tensor:
+        """[N, 4, C, h, w] phases to [N, C, 2h, 2w]."""
+        n, _, c, h, w = phases.shape
+        return phases.reshape(n, 2, 2, c, h, w).permute(0, 3, 4, 1, 5, 2).reshape(
+            n, c, 2 * h, 2 * w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale + self.shift
+        return self.interleave(self.phases(x))
+
+
+class ScaleReluPReLU(nn.Module):
+    """PReLU as ``x + (1 - a) * relu(-x)``, written with per-channel BatchNormalizations.
+
+    The same function as ``nn.PReLU`` for every slope ``a`` (exact where x >= 0, one rounding
+    where x < 0), in operators ONNX Runtime's CPU provider keeps in its blocked NCHWc layout:
+    it turns each BatchNormalization (mean 0, variance 1, epsilon 0, so its scale is taken as is)
+    into a 1x1 depthwise conv, fuses the Relu into the first and the Add into the second. Its
+    PRelu kernel is slow and forces two layout reorders around each of the encoder's 67 PReLUs.
+    TensorRT builds each BatchNormalization as a per-channel scale layer.
+    """
+
+    def __init__(self, prelu: nn.PReLU, channels: int) -> None:
+        super().__init__()
+        slope = prelu.weight.detach().reshape(-1)
+        if slope.numel() == 1:
+            slope = slope.expand(channels)
+        if slope.numel() != channels:
+            raise ValueError(f"PReLU has {slope.numel()} slopes for {channels} channels")
+        self.register_buffer("zeros", torch.zeros(channels))
+        self.register_buffer("ones", torch.ones(channels))
+        self.register_buffer("negate", -torch.ones(channels))
+        self.register_buffer("scale", (1.0 - slope).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        negative = F.relu(F.batch_norm(x, self.zeros, self.ones, self.negate, self.zeros,
+                                       False, 0.0, 0.0))
+        return x + F.batch_norm(negative, self.zeros, self.ones, self.scale, self.zeros,
+                                False, 0.0, 0.0)
+
+
+class FoldedInitialBlock(nn.Module):
+    """The initial block with its BatchNorm folded: one 16-map conv plus the padded pool.
+
+    The conv's 13 maps carry the folded BatchNorm; its last 3 maps have zero weights and the
+    pool maps' shift as bias, and the max-pool, scaled into the last 3 of 16 maps by a 1x1
+    conv whose other weights are 0, is added to them. Same function as concat -> BatchNorm, but every map leaves a conv, so ONNX
+    Runtime keeps the block's output in its NCHWc layout instead of concatenating 13 + 3 maps.
+    """
+
+    def __init__(self, block: InitialBlock) -> None:
+        super().__init__()
+        conv, bn = block.conv, block.bn
+        scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+        shift = (bn.bias - bn.running_mean * scale).detach()
+        n = conv.out_channels
+        self.conv = nn.Conv2d(conv.in_channels, n + conv.in_channels, 3, 2, 1, bias=True)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:n] = conv.weight * scale[:n].reshape(-1, 1, 1, 1)
+            bias = conv.bias if conv.bias is not None else torch.zeros(n)
+            self.conv.bias.copy_(torch.cat([bias * scale[:n] + shift[:n], shift[n:]]))
+        pool_weight = torch.zeros(n + conv.in_channels, conv.in_channels, 1, 1)
+        for i in range(conv.in_channels):
+            pool_weight[n + i, i] = scale[n + i]
+        self.register_buffer("pool_weight", pool_weight)
+        self.act = block.act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # pool_weight scales the pooled maps into the last 3 of 16 (exact: other terms are 0).
+        pooled = F.conv2d(F.max_pool2d(x, 2, 2), self.pool_weight)
+        return self.act(self.conv(x) + pooled)
+
+
+class FoldedDownsampling(nn.Module):
+    """A folded downsampling bottleneck whose main branch is a plain MaxPool plus a concat.
+
+    ``pad(pool(x)) + expand(y)`` is computed as ``concat(expand_a(y) + pool(x), expand_b(y))``
+    (the expand conv split at the pooled maps): the same sums, in operators ONNX Runtime runs
+    in its NCHWc layout (the add fuses into the conv), where Pad would force a layout reorder
+    of the whole residual chain. The switches (first-maximum mask) come from MaxPoolWithMask.
+    """
+
+    def __init__(self, block: DownsamplingBottleneck) -> None:
+        super().__init__()
+        self.project, self.act1 = block.project, block.act1
+        self.conv, self.act2 = block.conv, block.act2
+        self.act = block.act
+        pooled = block.expand.out_channels - block.extra_channels
+        expand = block.expand
+        self.expand_a = nn.Conv2d(expand.in_channels, pooled, 1, bias=True)
+        self.expand_b = nn.Conv2d(expand.in_channels, block.extra_channels, 1, bias=True)
+        with torch.no_grad():
+            self.expand_a.weight.copy_(expand.weight[:pooled])
+            self.expand_b.weight.copy_(expand.weight[pooled:])
+            self.expand_a.bias.copy_(expand.bias[:pooled])
+            self.expand_b.bias.copy_(expand.bias[pooled:])
+        self.switches = MaxPoolWithMask()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        main = F.max_pool2d(x, 2, 2)
+        _, switches = self.switches(x)
+        y = self.act2(self.conv(self.act1(self.project(x))))
+        return self.act(torch.cat([self.expand_a(y) + main, self.expand_b(y)], 1)), switches
+
+
+def _replace_prelus(block: nn.Module, channels: dict[str, int]) -> None:
+    for name, count in channels.items():
+        act = getattr(block, name)
+        if isinstance(act, nn.PReLU):
+            setattr(block, name, ScaleReluPReLU(act, count))
 
 
 def fold_conv_bn(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> nn.Module:
@@ -110,20 +253,26 @@ def inference_network(net: ENet) -> ENet:
                           "trained in stage 2")
     net = copy.deepcopy(net).eval()
     for block in net.modules():
-        if isinstance(block, InitialBlock):
-            block.bn = ChannelAffine(block.bn)
         if isinstance(block, (Bottleneck, DownsamplingBottleneck, UpsamplingBottleneck)):
             block.project, block.bn1 = fold_conv_bn(block.project, block.bn1), nn.Identity()
             _fold_main_conv(block)
             block.expand, block.bn3 = fold_conv_bn(block.expand, block.bn3), nn.Identity()
             if hasattr(block, "dropout"):
                 block.dropout = nn.Identity()
+        if isinstance(block, InitialBlock):
+            _replace_prelus(block, {"act": block.act.num_parameters})
+        if isinstance(block, (Bottleneck, DownsamplingBottleneck)):
+            internal, out = block.project.out_channels, block.expand.out_channels
+            _replace_prelus(block, {"act1": internal, "act2": internal, "act": out})
         if isinstance(block, DownsamplingBottleneck):
             block.pool = MaxPoolWithMask()
         if isinstance(block, UpsamplingBottleneck):
             block.shortcut = fold_conv_bn(block.shortcut, block.shortcut_bn)
             block.shortcut_bn = nn.Identity()
-            block.unpool = MaskUnpool()
+            block.unpool = MaskUnpool(block.shortcut.out_channels)
+    net.initial = FoldedInitialBlock(net.initial)
+    net.down1, net.down2 = FoldedDownsampling(net.down1), FoldedDownsampling(net.down2)
+    net.fullconv = PhaseFullConv(net.fullconv)
     net.encoder_head = nn.Identity()
     return net
 
@@ -133,6 +282,11 @@ class ImageToLabels(nn.Module):
 
     def __init__(self, net: nn.Module, confidence: bool) -> None:
         super().__init__()
+        self.head = None
+        if isinstance(getattr(net, "fullconv", None), PhaseFullConv):
+            net = copy.copy(net)  # a new module dict; the caller's network keeps its head
+            net._modules = dict(net._modules)
+            self.head, net.fullconv = net.fullconv, nn.Identity()
         self.net = net
         self.confidence = confidence
         std = torch.tensor(IMAGE_STD) * 255.0
@@ -141,11 +295,22 @@ class ImageToLabels(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = image.permute(0, 3, 1, 2).to(torch.float32) * self.scale + self.offset
-        logits = self.net(x)
-        labels = logits.argmax(dim=1).to(torch.uint8)
+        if self.head is None:
+            logits = self.net(x)
+            labels = logits.argmax(dim=1).to(torch.uint8)
+            if not self.confidence:
+                return labels
+            return labels, torch.softmax(logits, dim=1).amax(dim=1)
+        # Per output phase, then one interleave (DepthToSpace) of a single map.
+        phases = self.head.phases(self.net(x))
+        n, _, c, h, w = phases.shape
+        flat = phases.reshape(n * 4, c, h, w)
+        labels = flat.argmax(dim=1).reshape(n, 4, h, w).to(torch.float32)
+        labels = F.pixel_shuffle(labels, 2)[:, 0].to(torch.uint8)
         if not self.confidence:
             return labels
-        return labels, torch.softmax(logits, dim=1).amax(dim=1)
+        best = torch.softmax(flat, dim=1).amax(dim=1).reshape(n, 4, h, w)
+        return labels, F.pixel_shuffle(best, 2)[:, 0]
 
 
 def _check_size(height: int, width: int) -> None:

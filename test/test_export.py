@@ -83,6 +83,51 @@ def test_inference_network_matches_training_network(enet_network):
                    for m in inference_network(enet_network).modules())
 
 
+def test_scale_relu_prelu_is_prelu_for_any_slope():
+    from enet_train.export import ScaleReluPReLU
+
+    prelu = torch.nn.PReLU(8)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.tensor([-1.0, -0.3, 0.0, 0.25, 0.7, 1.0, 1.5, 3.0]))
+    x = torch.randn(3, 8, 5, 7) * 10
+    x[0, :, 0, 0] = 0.0
+    with torch.no_grad():
+        ref, out = prelu(x), ScaleReluPReLU(prelu, 8)(x)
+    positive = x >= 0
+    assert torch.equal(out[positive], ref[positive])  # exact where x >= 0
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    shared = torch.nn.PReLU(1, init=0.1)
+    torch.testing.assert_close(ScaleReluPReLU(shared, 8)(x), shared(x), rtol=1e-6, atol=1e-6)
+
+
+def test_inference_network_matches_with_any_prelu_slopes(enet_network):
+    """PReLU rewritten, initial block, downsampling and final conv restructured: same function,
+    for slopes below 0 and above 1 too, and the same labels through the export wrapper."""
+    import copy
+
+    from enet_train.export import ImageToLabels, PhaseFullConv
+
+    torch.set_num_threads(1)
+    net = copy.deepcopy(enet_network)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(-0.5, 1.5)
+    inference = inference_network(net)
+    assert isinstance(inference.fullconv, PhaseFullConv)
+    assert not any(isinstance(m, torch.nn.PReLU) for m in inference.modules())
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        np.testing.assert_allclose(inference(x).numpy(), net(x).numpy(), rtol=1e-4, atol=1e-4)
+        images = torch.from_numpy(_smooth_frames(2, 64, 96))
+        ref_labels, ref_conf = ImageToLabels(net, True)(images)
+        labels, conf = ImageToLabels(inference, True)(images)
+    assert labels.dtype == torch.uint8 and labels.shape == (2, 64, 96)
+    assert (labels == ref_labels).float().mean() >= 0.999
+    torch.testing.assert_close(conf, ref_conf, rtol=1e-4, atol=1e-4)
+    assert isinstance(inference.fullconv, PhaseFullConv)  # the wrapper left the network intact
+
+
 def test_encoder_only_network_cannot_be_exported():
     from enet_train.model import ENet
 
@@ -101,8 +146,16 @@ def test_model_file_follows_the_contract(enet_model_file):
         i.data_location != onnx.TensorProto.EXTERNAL for i in loaded.graph.initializer)
     report = check_operators(loaded)
     assert report.tensorrt_ready, report.problems
-    assert "MaxUnpool" not in report.counts and "BatchNormalization" not in report.counts
-    assert "Dropout" not in report.counts
+    assert "MaxUnpool" not in report.counts and "Dropout" not in report.counts
+    assert "PRelu" not in report.counts and "ConvTranspose" in report.counts
+    # Every training BatchNorm is folded; the BatchNormalizations left are PReLU's per-channel
+    # scales (mean 0, variance 1, epsilon 0, shift 0).
+    values = {i.name: onnx.numpy_helper.to_array(i) for i in loaded.graph.initializer}
+    for node in loaded.graph.node:
+        if node.op_type == "BatchNormalization":
+            _, shift, mean, var = (values[name] for name in node.input[1:])
+            eps = [a.f for a in node.attribute if a.name == "epsilon"]
+            assert eps == [0.0] and not shift.any() and not mean.any() and (var == 1).all()
 
 
 def _smooth_frames(n, h, w, seed=0):
