@@ -2,9 +2,10 @@
 
 What changes between training and the model file, and why:
 
-* BatchNorm is folded into the conv before it (and, in the initial block, where a max-pool
-  shares the BatchNorm, into a per-channel scale and shift), dropout is gone: fewer, cheaper
-  layers with the same function in inference.
+* BatchNorm is folded into the conv before it (in the initial block, where a max-pool shares
+  the BatchNorm, into one 16-map conv plus the scaled pool), dropout is gone: fewer, cheaper
+  layers with the same function in inference. The only BatchNormalization nodes left in the
+  graph are PReLU slopes in disguise (see below), never a trained BatchNorm.
 * Max-pooling with indices and MaxUnpool are replaced by index-free operators, because
   TensorRT has neither a MaxUnpool layer nor a MaxPool indices output. The encoder keeps, per
   2x2 window, a one-hot mask of the *first* maximum in row-major order (exactly the position
@@ -156,8 +157,8 @@ class FoldedInitialBlock(nn.Module):
 
     The conv's 13 maps carry the folded BatchNorm; its last 3 maps have zero weights and the
     pool maps' shift as bias, and the max-pool, scaled into the last 3 of 16 maps by a 1x1
-    conv whose other weights are 0, is added to them. Same function as concat -> BatchNorm, but every map leaves a conv, so ONNX
-    Runtime keeps the block's output in its NCHWc layout instead of concatenating 13 + 3 maps.
+    conv whose other weights are 0, is added to them. Same function as concat -> BatchNorm,
+    but every map leaves a conv, so ONNX Runtime keeps the block's output in its NCHWc layout instead of concatenating 13 + 3 maps.
     """
 
     def __init__(self, block: InitialBlock) -> None:
