@@ -23,5 +23,4 @@ def test_readme_main_command_uses_the_shipped_model():
     main_command = _bash_blocks(readme)[0]
     assert "enet-ros segment" in main_command
     model = re.search(r"--model (\S+)", main_command)
-    assert model is None or (REPO_ROOT / model.group(1)).is_file() or \
-        model.group(1) == "models/enet_camvid.onnx"
+    assert model is not None and (REPO_ROOT / model.group(1)).is_file()
