@@ -60,12 +60,11 @@ class OnnxRuntimeEngine:
             log(f"onnxruntime {ort.__version__} lacks {', '.join(missing)} (it has "
                 f"{', '.join(ort.get_available_providers())}); using {', '.join(chosen)}")
         options = ort.SessionOptions()
-        # ORT's default graph optimisation level (ORT_ENABLE_ALL) stays: its NCHWc layout
-        # transform is what the model file is written for. Idle intra-op threads sleep
-        # instead of spinning: a robot's CPU is shared with drivers and other nodes, and a
-        # spinning pool takes cores from them (and from this session's own threads on a busy
-        # machine: 2x slower on a loaded 2-core machine in benchmarks/runtime_speed.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ORT's defaults stay: graph optimisation ORT_ENABLE_ALL (its NCHWc layout transform
+        # is what the model file is written for) and spinning intra-op threads. Sleeping
+        # threads were 2x faster on a 2-core machine loaded by other jobs, but 30 % slower
+        # on an idle one (benchmarks/runtime_speed.py: 70 vs 49 ms at 640x360), and an
+        # idle-enough CPU is what a robot running this node should have.
         if threads is not None:
             if threads < 1:
                 raise EngineError(f"threads must be at least 1, got {threads}")
