@@ -20,6 +20,7 @@ import os
 import struct
 import sys
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,15 +177,20 @@ def load_palette(spec: str | None, model_metadata: ModelMetadata | None) -> Pale
         if model_metadata is None:
             raise PaletteError("no palette given and no model metadata to take one from")
         return Palette.from_metadata(model_metadata)
+    return read_palette(spec, model_metadata.class_names if model_metadata else None)
+
+
+def read_palette(spec: str, class_names: Sequence[str] | None = None) -> Palette:
+    """A shipped palette by name, or a YAML file, fitted to ``class_names`` when given."""
     is_path = os.sep in spec or "/" in spec or spec.endswith(PALETTE_SUFFIXES)
     path = Path(spec).expanduser() if is_path else _find_named(spec)
     if not path.is_file():
         raise PaletteError(f"palette file {path} does not exist")
     palette, last_is_void = _read_yaml(path)
-    if model_metadata is None or palette.num_classes == model_metadata.num_classes:
+    if class_names is None or palette.num_classes == len(class_names):
         return palette
-    if last_is_void and palette.num_classes == model_metadata.num_classes + 1:
+    if last_is_void and palette.num_classes == len(class_names) + 1:
         return Palette(palette.class_names[:-1], palette.colours[:-1])
     raise PaletteError(f"palette {spec!r} has {palette.num_classes} classes but the model has "
-                       f"{model_metadata.num_classes} ({', '.join(model_metadata.class_names)}); "
+                       f"{len(class_names)} ({', '.join(class_names)}); "
                        f"use a palette made for this model, or none to use the model's own")

@@ -14,8 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from enet_ros.cli import IMAGE_SUFFIXES
 from enet_ros.model_file import ModelFileError, ModelMetadata
-from enet_ros.palette import PaletteError, load_palette
+from enet_ros.palette import PaletteError, read_palette
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_CAMVID_VAL = REPO_ROOT.parent / "shared" / "datasets" / "camvid" / "val"
@@ -56,7 +57,7 @@ def _verification_images(folder: Path | None, count: int, height: int,
 
     if folder is not None:
         files = sorted(p for p in folder.iterdir()
-                       if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))[:count]
+                       if p.suffix.lower() in IMAGE_SUFFIXES)[:count]
         if not files:
             raise UsageError(f"no images in {folder} to verify the export on")
         frames = []
@@ -89,11 +90,11 @@ def _export(args: argparse.Namespace) -> int:
     dataset = args.dataset or ckpt.args.get("dataset", "unknown")
     palette_spec = args.palette or (dataset if dataset != "unknown" else None)
     height, width = args.height, args.width
-    placeholder = ModelMetadata(tuple(names), tuple((0, 0, 0) for _ in names), height, width)
-    palette = load_palette(palette_spec, placeholder)
+    colours = read_palette(palette_spec, names).colours if palette_spec else \
+        [(0, 0, 0)] * len(names)
     metadata = ModelMetadata(
         class_names=tuple(names),
-        palette=tuple(tuple(int(v) for v in c) for c in palette.colours),
+        palette=tuple(tuple(int(v) for v in c) for c in colours),
         input_height=height, input_width=width, dataset=dataset,
         training={"train_args": ckpt.args, "commit": ckpt.extra.get("commit", _git_commit()),
                   "epoch": ckpt.extra.get("epoch"),

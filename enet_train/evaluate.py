@@ -80,32 +80,22 @@ def torch_predictor(path: Path, device: torch.device) -> tuple[Predictor, list[s
 
 
 def onnx_predictor(path: Path, threads: int) -> tuple[Predictor, list[str]]:
-    """Predictor running a model file with ONNX Runtime; a fixed-size model gets the image
-    resized to its size and the labels resized back (nearest)."""
-    import onnxruntime as ort
-    from enet_ros.model_file import LABELS_NAME, open_model_file
+    """Predictor running a model file in enet_ros's ONNX Runtime engine (what the robot runs);
+    a fixed-size model gets the image resized to its size and the labels resized back."""
+    from enet_ros.engines import open_engine
+    from enet_ros.model_file import open_model_file
 
     model = open_model_file(path)
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    available = ort.get_available_providers()
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    session = ort.InferenceSession(str(path), options, providers=providers)
-    input_name = session.get_inputs()[0].name
-    if session.get_providers()[0] != providers[0]:
-        print(f"WARNING: onnxruntime fell back to {session.get_providers()}", file=sys.stderr)
-    print(f"onnxruntime providers: {session.get_providers()}")
+    engine = open_engine("onnxruntime", model, threads=threads or None)
 
     def predict(image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         if model.fixed_size is not None:
             fixed_h, fixed_w = model.fixed_size
             resized = cv2.resize(image, (fixed_w, fixed_h), interpolation=cv2.INTER_LINEAR)
-            labels = session.run([LABELS_NAME], {input_name: resized[None]})[0][0]
+            labels = engine.infer(resized[None])[0]
             return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-        labels = session.run([LABELS_NAME], {input_name: pad_to_multiple(image)[None]})[0][0]
-        return labels[:height, :width]
+        return engine.infer(pad_to_multiple(image)[None])[0][:height, :width]
 
     return predict, list(model.metadata.class_names)
 

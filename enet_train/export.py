@@ -374,14 +374,12 @@ def torch_labels(net: ENet, images: np.ndarray) -> np.ndarray:
 
 
 def onnxruntime_labels(model_path: str | Path, images: np.ndarray) -> np.ndarray:
-    """Labels from the model file run by ONNX Runtime on the CPU, one frame at a time."""
-    import onnxruntime as ort
+    """Labels from the model file in enet_ros's ONNX Runtime engine on the CPU, a frame at a time."""
+    from enet_ros.engines import open_engine
+    from enet_ros.model_file import open_model_file
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    return np.concatenate([session.run([LABELS_NAME], {INPUT_NAME: images[i:i + 1]})[0]
-                           for i in range(len(images))])
+    engine = open_engine("onnxruntime", open_model_file(model_path), ["CPUExecutionProvider"])
+    return np.concatenate([engine.infer(images[i:i + 1]) for i in range(len(images))])
 
 
 def label_agreement(a: np.ndarray, b: np.ndarray) -> float:

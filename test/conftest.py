@@ -42,11 +42,11 @@ def enet_network():
 def enet_model_file(enet_network, tmp_path_factory) -> Path:
     """A contract-conforming model file (dynamic size, confidence output) of ``enet_network``."""
     from enet_ros.model_file import ModelMetadata
-    from enet_ros.palette import load_palette
+    from enet_ros.palette import read_palette
     from enet_train.export import export_onnx
 
     names = CAMVID_CLASSES
-    palette = load_palette("camvid", ModelMetadata(names, ((0, 0, 0),) * len(names), 360, 480))
+    palette = read_palette("camvid", names)
     metadata = ModelMetadata(names, tuple(tuple(int(v) for v in c) for c in palette.colours),
                              360, 480, "camvid", {"note": "random weights, test fixture"}, {})
     out = tmp_path_factory.mktemp("model") / "enet_random.onnx"
