@@ -39,19 +39,40 @@ def write_class_tables(stem: Path, class_names: Sequence[str], scores: Scores) -
                          in zip(class_names, scores.iou, scores.class_accuracy))
 
 
-def plot_curves(history: Sequence[dict], path: Path) -> None:
-    """Training loss and validation mIoU against epoch, side by side."""
+def plot_curves(history: Sequence[dict], path: Path,
+                class_names: Sequence[str] = ()) -> None:
+    """Training loss and mean IoU (validation, training subset) against epoch; with
+    ``class_names``, also every class's IoU on each, so a class stuck at zero stands out."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (loss_ax, iou_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    per_class = [(split, title) for split, title in
+                 (("val", "validation"), ("train", "training subset"))
+                 if class_names and any(h.get(f"{split}_class_iou") for h in history)]
+    fig, axes = plt.subplots(1, 2 + len(per_class), figsize=(5 * (2 + len(per_class)), 4),
+                             squeeze=False)
+    loss_ax, iou_ax, *class_axes = axes[0]
     loss_ax.plot([h["epoch"] for h in history], [h["train_loss"] for h in history])
     loss_ax.set(xlabel="epoch", ylabel="training loss", title="loss")
-    validated = [h for h in history if h.get("val_miou") is not None]
-    iou_ax.plot([h["epoch"] for h in validated], [100 * h["val_miou"] for h in validated], "o-")
-    iou_ax.set(xlabel="epoch", ylabel="mIoU %", title="validation mean IoU")
-    for ax in (loss_ax, iou_ax):
+    for key, label in (("val_miou", "validation"), ("train_miou", "training subset")):
+        scored = [h for h in history if h.get(key) is not None]
+        if scored:
+            iou_ax.plot([h["epoch"] for h in scored], [100 * h[key] for h in scored], "o-",
+                        label=label, markersize=3)
+    iou_ax.set(xlabel="epoch", ylabel="mIoU %", title="mean IoU")
+    iou_ax.legend()
+    colours = plt.get_cmap("tab20")
+    for ax, (split, title) in zip(class_axes, per_class):
+        scored = [h for h in history if h.get(f"{split}_class_iou")]
+        epochs = [h["epoch"] for h in scored]
+        for i, name in enumerate(class_names):
+            values = [h[f"{split}_class_iou"][i] for h in scored]
+            ax.plot(epochs, [np.nan if v is None else v for v in values], label=name,
+                    color=colours(i % 20))
+        ax.set(xlabel="epoch", ylabel="IoU %", title=f"class IoU, {title}", ylim=(0, 100))
+        ax.legend(fontsize=6, ncol=2)
+    for ax in axes[0]:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

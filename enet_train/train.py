@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import (DataLoader, Dataset, DistributedSampler, RandomSampler,
+                              SequentialSampler, Subset)
 from tqdm import tqdm
 
 from . import distributed
@@ -44,7 +45,8 @@ ENCODER_MODULES = ("initial", "down1", "stage1", "down2", "stage2", "stage3")
 # Arguments that change how a run executes, never what it computes: free to differ on resume
 # ("command" is the subcommand name the enet-train CLI adds).
 RUNTIME_ARGS = frozenset({"resume", "allow_changed_args", "workers", "device", "cache", "threads",
-                          "command"})
+                          "command", "time_limit", "precision", "no_amp"})
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -89,6 +91,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                             "or cosine")
     optim.add_argument("--warmup-epochs", type=float, default=0.0,
                        help="linear learning-rate warm-up from 1%% over this many epochs")
+    optim.add_argument("--encoder-freeze-epochs", type=float, default=0.0,
+                       help="stage full: keep the trained encoder's weights fixed (learning rate 0) "
+                            "for this many epochs while the new decoder learns to read it")
     optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
                        help="loss weights from training label frequencies: enet 1/ln(1.02+p), "
                             "median frequency, or none")
@@ -111,7 +116,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="validate every N epochs (and after the last)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random generator")
     run.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    run.add_argument("--precision", type=str, default="auto", choices=PRECISIONS,
+                     help="training arithmetic: auto (bf16 autocast on a CPU with native bf16, "
+                          "fp16 autocast on CUDA, else fp32); validation is always fp32")
+    run.add_argument("--no-amp", action="store_true", help="same as --precision fp32")
+    run.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                     help="stop cleanly after the epoch that would otherwise overrun this "
+                          "wall-clock budget; continue later with --resume <stage>/last.pth")
+    run.add_argument("--train-eval-images", type=int, default=30,
+                     help="score this many training images (evenly spaced, unaugmented) at each "
+                          "validation, so a class the network does not even fit shows up; 0: off")
     run.add_argument("--threads", type=int, default=0,
                      help="CPU threads for torch (0: torch's default); on a busy or small CPU, "
                           "fewer threads than cores is often faster")
@@ -145,6 +159,25 @@ def pick_device(name: str, info: distributed.DistInfo) -> torch.device:
     if name == "cuda" and info.distributed:
         return torch.device("cuda", info.local_rank)
     return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: where bf16 autocast trains about twice as fast as float32. Older
+    CPUs emulate bf16 and run slower than float32, so ``auto`` must not pick it there."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``--precision`` on ``device``, or None for float32."""
+    if name == "auto":
+        if device.type == "cuda":
+            name = "fp16"
+        else:
+            name = "bf16" if cpu_has_native_bf16() else "fp32"
+    if name == "fp16" and device.type != "cuda":
+        raise ValueError("--precision fp16 needs CUDA; on a CPU use bf16 or fp32")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
 def read_resume_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -237,14 +270,78 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
     return 1.0
 
 
+def build_optimizer(args: argparse.Namespace, model: ENet, stage: str, steps_per_epoch: int
+                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam and its per-step schedule. With ``--encoder-freeze-epochs`` in stage full the
+    encoder is a parameter group of its own whose rate stays 0 for that long: a new, random
+    decoder otherwise sends the trained encoder large, meaningless updates and it forgets
+    what it knew of thin classes before the decoder can use it."""
+    epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
+    total, warmup = epochs * steps_per_epoch, round(args.warmup_epochs * steps_per_epoch)
+    freeze = round(args.encoder_freeze_epochs * steps_per_epoch) if stage == "full" else 0
+
+    def factor(step: int) -> float:
+        return lr_factor(step, total, warmup, args.lr_schedule)
+
+    def encoder_factor(step: int) -> float:
+        return 0.0 if step < freeze else factor(step)
+
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if freeze:
+        encoder = [p for n, p in trainable if n.split(".")[0] in ENCODER_MODULES]
+        rest = [p for n, p in trainable if n.split(".")[0] not in ENCODER_MODULES]
+        groups, factors = [{"params": encoder}, {"params": rest}], [encoder_factor, factor]
+    else:
+        groups, factors = [{"params": [p for _, p in trainable]}], [factor]
+    optimizer = torch.optim.Adam(groups, lr=args.lr, weight_decay=args.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
+
+
+def rng_state(sampler_generator: torch.Generator | None) -> dict[str, Any]:
+    """Every random generator training draws from, as plain data a checkpoint can hold, so
+    that a resumed run continues with the very crops, flips and dropout masks it would have."""
+    version, mt_state, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(mt_state), gauss],
+        "numpy": [np_name, torch.from_numpy(np_keys.astype(np.int64)), np_pos, np_has_gauss,
+                  np_gauss],
+        "torch": torch.get_rng_state(),
+    }
+    if sampler_generator is not None:
+        state["sampler"] = sampler_generator.get_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], sampler_generator: torch.Generator | None) -> None:
+    """Undo ``rng_state``."""
+    version, mt_state, gauss = state["python"]
+    random.setstate((version, tuple(mt_state), gauss))
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = state["numpy"]
+    np.random.set_state((np_name, np_keys.numpy().astype(np.uint32), np_pos, np_has_gauss,
+                         np_gauss))
+    torch.set_rng_state(state["torch"])
+    if sampler_generator is not None and "sampler" in state:
+        sampler_generator.set_state(state["sampler"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 class StageLogs:
-    """CSV, TensorBoard, curves and per-class tables of one stage; rank 0 only writes them."""
+    """CSV, TensorBoard, curves and per-class tables of one stage; rank 0 only writes them.
+
+    Each validated epoch logs every class's IoU on the validation split and on a subset of the
+    training images, so a class stuck at zero shows in the curves while training runs."""
 
     FIELDS = ("epoch", "lr", "train_loss", "val_miou", "val_mean_class_accuracy",
-              "val_global_accuracy", "seconds")
+              "val_global_accuracy", "train_miou", "seconds")
 
-    def __init__(self, folder: Path, enabled: bool) -> None:
-        self.folder, self.enabled = folder, enabled
+    def __init__(self, folder: Path, enabled: bool, class_names: tuple[str, ...]) -> None:
+        self.folder, self.enabled, self.class_names = folder, enabled, class_names
+        self.fields = (*self.FIELDS, *(f"{split}_iou_{name}" for split in ("val", "train")
+                                        for name in class_names))
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
@@ -253,18 +350,22 @@ class StageLogs:
     def epoch(self, row: dict[str, Any], history: list[dict[str, Any]]) -> None:
         if not self.enabled:
             return
+        flat = dict(row)
+        for split in ("val", "train"):
+            for name, iou in zip(self.class_names, row.get(f"{split}_class_iou") or ()):
+                flat[f"{split}_iou_{name}"] = iou
         log = self.folder / "log.csv"
         new = not log.exists()
         with log.open("a", newline="") as f:
-            writer = csv.DictWriter(f, self.FIELDS)
+            writer = csv.DictWriter(f, self.fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
-            writer.writerow({k: row.get(k) for k in self.FIELDS})
-        for key in self.FIELDS[1:-1]:
-            if row.get(key) is not None:
-                self.writer.add_scalar(key, row[key], row["epoch"])
+            writer.writerow({k: flat.get(k) for k in self.fields})
+        for key in self.fields[1:]:
+            if key != "seconds" and flat.get(key) is not None:
+                self.writer.add_scalar(key, flat[key], row["epoch"])
         self.writer.flush()
-        plot_curves(history, self.folder / "curves.png")
+        plot_curves(history, self.folder / "curves.png", self.class_names)
 
     def validation(self, class_names: tuple[str, ...], scores: Scores) -> None:
         if self.enabled:
@@ -275,9 +376,23 @@ class StageLogs:
             self.writer.close()
 
 
+def _loader(args: argparse.Namespace, dataset: Dataset, info: distributed.DistInfo,
+            training: bool) -> DataLoader:
+    if info.distributed:
+        sampler = DistributedSampler(dataset, shuffle=training, seed=args.seed)
+    elif training:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(args.seed))
+    else:
+        sampler = SequentialSampler(dataset)
+    return DataLoader(dataset, args.batch_size, sampler=sampler, drop_last=training,
+                      collate_fn=None if training else pad_collate, num_workers=args.workers,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=args.workers > 0)
+
+
 def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInfo
-                 ) -> tuple[SegmentationDataset, DataLoader, DataLoader]:
-    """Training and validation data sets, samplers and loaders for ``stage``."""
+                 ) -> tuple[SegmentationDataset, DataLoader, DataLoader, DataLoader | None]:
+    """Training data set; loaders for training, validation, and the unaugmented training
+    subset scored beside validation (None with ``--train-eval-images 0``)."""
     height, width = args.train_size
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
         raise ValueError(f"--train-size {height} {width}: both must be multiples of "
@@ -287,62 +402,62 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
     train_set = build_dataset(args.dataset, args.data, args.train_split, train_tf, args.cache)
     val_set = build_dataset(args.dataset, args.data, args.val_split,
                             evaluation_transforms(args.val_size), args.cache)
-    if info.distributed:
-        train_sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
-        val_sampler = DistributedSampler(val_set, shuffle=False)
-    else:
-        generator = torch.Generator().manual_seed(args.seed)
-        train_sampler = RandomSampler(train_set, generator=generator)
-        val_sampler = SequentialSampler(val_set)
-    common = dict(num_workers=args.workers, pin_memory=torch.cuda.is_available(),
-                  persistent_workers=args.workers > 0)
-    train_loader = DataLoader(train_set, args.batch_size, sampler=train_sampler, drop_last=True,
-                              **common)
-    val_loader = DataLoader(val_set, args.batch_size, sampler=val_sampler,
-                            collate_fn=pad_collate, **common)
+    train_loader = _loader(args, train_set, info, training=True)
     if len(train_loader) == 0:
         raise ValueError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
                          f"batch of {args.batch_size} per process: lower --batch-size")
-    return train_set, train_loader, val_loader
+    fit_loader = None
+    if args.train_eval_images > 0:
+        fit_set = build_dataset(args.dataset, args.data, args.train_split,
+                                evaluation_transforms(args.val_size), args.cache)
+        count = min(args.train_eval_images, len(fit_set))
+        indices = np.linspace(0, len(fit_set) - 1, count).round().astype(int).tolist()
+        fit_loader = _loader(args, Subset(fit_set, indices), info, training=False)
+    return train_set, train_loader, _loader(args, val_set, info, training=False), fit_loader
 
 
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-                    loader: DataLoader, device: torch.device, amp: bool, description: str,
-                    show: bool) -> float:
-    """One pass over the training data; the mean loss over all processes' batches."""
+                    loader: DataLoader, device: torch.device, autocast: torch.dtype | None,
+                    description: str, show: bool) -> float:
+    """One pass over the training data; the mean loss over all processes' batches.
+
+    ``autocast`` is the reduced precision of the forward pass (None: float32); images go in
+    channels-last, which the CPU's oneDNN convolutions and CUDA's tensor cores both prefer."""
     model.train()
     total, count = 0.0, 0
     bar = tqdm(loader, desc=description, disable=not show, leave=False, dynamic_ncols=True)
     for images, labels in bar:
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=amp):
-            loss = criterion(model(images), labels)
+        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
+        labels = labels.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            loss = criterion(model(images).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
         total, count = total + loss.item(), count + 1
-        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{scheduler.get_last_lr()[-1]:.2e}")
     total, count = distributed.reduce_sum([total, count], device)
     return total / count
 
 
 @torch.no_grad()
 def validate(model: nn.Module, loader: DataLoader, device: torch.device, num_classes: int,
-             amp: bool, show: bool) -> ConfusionMatrix:
-    """The confusion matrix over the validation data, summed over processes.
+             show: bool, description: str = "validate") -> ConfusionMatrix:
+    """The confusion matrix over ``loader``, summed over processes, in float32 always (the
+    figures must not depend on the training precision).
 
     Scores smaller than the labels (the encoder's 1/8 output) are upsampled bilinearly, so both
     stages are judged against the same full-resolution labels.
     """
     model.eval()
     matrix = ConfusionMatrix(num_classes, IGNORE_INDEX)
-    for images, labels in tqdm(loader, desc="validate", disable=not show, leave=False):
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=amp):
-            scores = model(images)
+    for images, labels in tqdm(loader, desc=description, disable=not show, leave=False):
+        images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
+        labels = labels.to(device, non_blocking=True)
+        scores = model(images)
         if scores.shape[-2:] != labels.shape[-2:]:
             scores = F.interpolate(scores.float(), size=labels.shape[-2:], mode="bilinear",
                                    align_corners=False)
@@ -351,21 +466,26 @@ def validate(model: nn.Module, loader: DataLoader, device: torch.device, num_cla
     return matrix
 
 
+def _percent_list(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else round(100 * float(v), 2) for v in values]
+
+
 def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
-              resume: dict[str, Any] | None = None, encoder_checkpoint: str | None = None
-              ) -> nn.Module:
-    """Train one stage to its last epoch, checkpointing each epoch; returns the trained model.
+              resume: dict[str, Any] | None = None, encoder_checkpoint: str | None = None,
+              deadline: float | None = None) -> tuple[nn.Module, bool]:
+    """Train one stage, checkpointing each epoch: (the model, whether it reached its last
+    epoch); it stops early when the next epoch would pass ``deadline`` (time.monotonic()).
 
     Stage full starts from ``encoder_checkpoint``'s encoder when given (unless resuming).
     """
     device = pick_device(args.device, info)
-    amp = device.type == "cuda" and not args.no_amp
+    autocast = resolve_precision("fp32" if args.no_amp else args.precision, device)
     seed_everything(args.seed + info.rank)
     folder = Path(args.output_dir) / stage
     if info.is_main:
         folder.mkdir(parents=True, exist_ok=True)
 
-    train_set, train_loader, val_loader = make_loaders(args, stage, info)
+    train_set, train_loader, val_loader, fit_loader = make_loaders(args, stage, info)
     num_classes = train_set.num_classes
     model = ENet(num_classes, encoder_only=stage == "encoder")
     if resume is not None:
@@ -374,16 +494,14 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         load_encoder(model, encoder_checkpoint)
     elif stage == "full" and info.is_main:
         print("stage full without --encoder-checkpoint: training the whole network from scratch")
+    model = model.to(memory_format=torch.channels_last)
     model, net = place_model(model, device, info)
     criterion = nn.CrossEntropyLoss(weight=class_weight_tensor(args, train_set, info, device),
                                     ignore_index=IGNORE_INDEX)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(trainable, lr=args.lr, weight_decay=args.weight_decay)
     epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
-    steps = len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(
-        step, epochs * steps, round(args.warmup_epochs * steps), args.lr_schedule))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    optimizer, scheduler = build_optimizer(args, model, stage, len(train_loader))
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
+    sampler_generator = getattr(train_loader.sampler, "generator", None)
 
     start, best, history = 0, -1.0, []
     if resume is not None:
@@ -391,21 +509,32 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         scheduler.load_state_dict(resume["scheduler"])
         scaler.load_state_dict(resume["scaler"])
         start, best, history = resume["epoch"], resume["best_miou"], list(resume["history"])
-    logs = StageLogs(folder, info.is_main)
+        if "rng" in resume:
+            set_rng_state(resume["rng"], sampler_generator)
+    if info.is_main:
+        precision = "float32" if autocast is None else f"{autocast} autocast"
+        print(f"stage {stage}: {device}, {precision}, channels-last, "
+              f"epochs {start + 1}..{epochs}", flush=True)
+    logs = StageLogs(folder, info.is_main, train_set.class_names)
     for epoch in range(start, epochs):
         if isinstance(train_loader.sampler, DistributedSampler):
             train_loader.sampler.set_epoch(epoch)
         began = time.perf_counter()
         loss = train_one_epoch(net, criterion, optimizer, scheduler, scaler, train_loader, device,
-                               amp, f"{stage} {epoch + 1}/{epochs}", info.is_main)
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main)
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1],
                                "train_loss": loss}
         scores, metrics = None, None
         if (epoch + 1) % args.val_every == 0 or epoch + 1 == epochs:
-            scores = validate(net, val_loader, device, num_classes, amp, info.is_main).compute()
+            scores = validate(net, val_loader, device, num_classes, info.is_main).compute()
             metrics = scores.as_dict(train_set.class_names)
             row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
-                       val_global_accuracy=scores.global_accuracy)
+                       val_global_accuracy=scores.global_accuracy,
+                       val_class_iou=_percent_list(scores.iou))
+            if fit_loader is not None:
+                fit = validate(net, fit_loader, device, num_classes, info.is_main,
+                               "score training subset").compute()
+                row.update(train_miou=fit.mean_iou, train_class_iou=_percent_list(fit.iou))
         row["seconds"] = round(time.perf_counter() - began, 2)
         history.append(row)
         improved = scores is not None and scores.mean_iou > best
@@ -415,7 +544,8 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                           "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                           "epoch": epoch + 1, "best_miou": best, "stage": stage,
                           "class_names": list(train_set.class_names), "history": history,
-                          "metrics": metrics, "args": plain_args(args)}
+                          "metrics": metrics, "args": plain_args(args),
+                          "rng": rng_state(sampler_generator)}
             torch.save(checkpoint, folder / "last.pth")
             if improved:
                 torch.save(checkpoint, folder / "best.pth")
@@ -424,15 +554,25 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                 logs.validation(train_set.class_names, scores)
             miou = "" if scores is None else \
                 f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * best:.1f}%)"
+            if row.get("train_miou") is not None:
+                miou += f", training subset mIoU {100 * row['train_miou']:.1f}%"
             print(f"{stage} epoch {epoch + 1}/{epochs}: loss {loss:.4f}{miou}, {row['seconds']} s",
                   flush=True)
+        out_of_time = deadline is not None and time.monotonic() + row["seconds"] > deadline
+        if distributed.broadcast_from_main(out_of_time) and epoch + 1 < epochs:
+            if info.is_main:
+                print(f"time limit: stopped after {stage} epoch {epoch + 1}/{epochs}; continue "
+                      f"with --resume {folder / 'last.pth'}", flush=True)
+            logs.close()
+            return model, False
     logs.close()
-    return model
+    return model, True
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the requested stages: 0 on success, 2 with a message for what the user can fix
-    (missing data, a bad checkpoint, a resume whose arguments differ)."""
+    """Run the requested stages: 0 on success (also when ``--time-limit`` stopped it early),
+    2 with a message for what the user can fix (missing data, a bad checkpoint, a resume whose
+    arguments differ)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -443,6 +583,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
     resume = read_resume_checkpoint(args.resume) if args.resume else None
     if resume is not None:
         differences = changed_args(resume["args"], plain_args(args))
@@ -465,7 +606,8 @@ def _run(args: argparse.Namespace) -> int:
             if stage == "full" and args.stage == "both" and not encoder:
                 encoder = str(Path(args.output_dir) / "encoder" / "best.pth")
             stage_resume = resume if resume is not None and resume["stage"] == stage else None
-            run_stage(args, stage, info, stage_resume, encoder)
+            if not run_stage(args, stage, info, stage_resume, encoder, deadline)[1]:
+                break
     finally:
         distributed.cleanup()
     return 0

@@ -24,7 +24,7 @@ def worker(rank: int, world_size: int, port: int, argv: list[str], out: str) -> 
     args = train.get_args_parser().parse_args(argv)
     info = distributed.init_distributed(torch.device("cpu"))
     try:
-        model = train.run_stage(args, "full", info)
+        model, _ = train.run_stage(args, "full", info)
         torch.save(model.state_dict(), Path(out) / f"rank{rank}.pt")
     finally:
         distributed.cleanup()
