@@ -61,7 +61,8 @@ def plot_curves(history: Sequence[dict], path: Path,
             iou_ax.plot([h["epoch"] for h in scored], [100 * h[key] for h in scored], "o-",
                         label=label, markersize=3)
     iou_ax.set(xlabel="epoch", ylabel="mIoU %", title="mean IoU")
-    iou_ax.legend()
+    if iou_ax.lines:
+        iou_ax.legend()
     colours = plt.get_cmap("tab20")
     for ax, (split, title) in zip(class_axes, per_class):
         scored = [h for h in history if h.get(f"{split}_class_iou")]

@@ -599,6 +599,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"--resume {args.resume} is a stage {resume['stage']!r} checkpoint, "
                   f"but --stage is {args.stage}", file=sys.stderr)
             return 2
+    try:
+        resolve_precision(args.precision, pick_device(args.device, distributed.DistInfo()))
+    except ValueError as err:
+        print(f"enet-train train: error: {err}", file=sys.stderr)
+        return 2
     info = distributed.init_distributed(pick_device(args.device, distributed.DistInfo()))
     try:
         for stage in stages:

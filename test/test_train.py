@@ -194,3 +194,105 @@ def test_ddp_two_cpu_processes_agree_and_rank_0_writes(data, tmp_path):
     torch.manual_seed(0)
     assert not torch.equal(ENet(11).fullconv.weight, rank0["fullconv.weight"])
     assert len(list((out / "full" / "tb").iterdir())) == 1
+
+
+def test_stage_full_starts_from_every_encoder_weight_and_statistic(data, tmp_path):
+    """The hand-over copies the whole encoder, BatchNorm statistics included; with the encoder
+    frozen for the whole stage its weights are still the checkpoint's afterwards while the
+    decoder has trained."""
+    assert train.main(parse(data, tmp_path, "--stage", "encoder")) == 0
+    checkpoint = tmp_path / "encoder" / "best.pth"
+    encoder = load_checkpoint(checkpoint).net.state_dict()
+    full = ENet(11)
+    train.load_encoder(full, checkpoint)
+    encoder_keys = [k for k in encoder if k.split(".")[0] in train.ENCODER_MODULES]
+    assert any("running_var" in k for k in encoder_keys)
+    assert any("num_batches_tracked" in k for k in encoder_keys)
+    for key in encoder_keys:
+        assert torch.equal(full.state_dict()[key], encoder[key]), key
+
+    out = tmp_path / "frozen"
+    assert train.main(parse(data, out, "--stage", "full", "--encoder-checkpoint", str(checkpoint),
+                            "--encoder-freeze-epochs", "1")) == 0
+    trained = torch.load(out / "full" / "last.pth", weights_only=True)["model"]
+    weights = [k for k in encoder_keys if k.endswith("weight") and "bn" not in k]
+    assert weights and all(torch.equal(trained[k], encoder[k]) for k in weights)
+    fresh = ENet(11)
+    train.load_encoder(fresh, checkpoint)
+    assert not torch.equal(trained["fullconv.weight"], fresh.fullconv.weight)
+
+
+def _losses(autocast, steps: int = 4) -> list[float]:
+    """Losses of ``steps`` Adam steps on one fixed random batch (so the loss must fall)."""
+    torch.manual_seed(0)
+    model = ENet(11).to(memory_format=torch.channels_last)
+    generator = torch.Generator().manual_seed(1)
+    batch = (torch.randn(2, 3, 64, 64, generator=generator),
+             torch.randint(0, 11, (2, 64, 64), generator=generator))
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    return [train.train_one_epoch(model, torch.nn.CrossEntropyLoss(), optimizer, scheduler, scaler,
+                                  [batch], torch.device("cpu"), autocast, "test", False)
+            for _ in range(steps)]
+
+
+def test_bf16_training_steps_agree_with_float32():
+    """bf16 keeps 8 bits of mantissa (relative rounding 2**-9, about 0.2 %) in the convolutions;
+    through ENet's ~30 layers the loss of the same steps stays within 2 % of float32, while a
+    wrong cast (labels, logits in bf16 through the loss) or a diverging update would not."""
+    fp32, bf16 = _losses(None), _losses(torch.bfloat16)
+    assert fp32 != bf16  # bf16 did run
+    for a, b in zip(fp32, bf16):
+        assert b == pytest.approx(a, rel=0.02)
+    assert fp32[-1] < fp32[0] and bf16[-1] < bf16[0]
+
+
+def test_precision_choice(monkeypatch):
+    cpu = torch.device("cpu")
+    assert train.resolve_precision("fp32", cpu) is None
+    assert train.resolve_precision("bf16", cpu) is torch.bfloat16
+    assert train.resolve_precision("fp16", torch.device("cuda")) is torch.float16
+    assert train.resolve_precision("auto", torch.device("cuda")) is torch.float16
+    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: True)
+    assert train.resolve_precision("auto", cpu) is torch.bfloat16
+    monkeypatch.setattr(train, "cpu_has_native_bf16", lambda: False)
+    assert train.resolve_precision("auto", cpu) is None
+    with pytest.raises(ValueError, match="fp16 needs CUDA"):
+        train.resolve_precision("fp16", cpu)
+
+
+def test_fp16_on_a_cpu_is_a_usage_error(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--device", "cpu", "--precision", "fp16")) == 2
+    assert "--precision fp16 needs CUDA" in capsys.readouterr().err
+
+
+def test_time_limit_stops_cleanly_and_resume_continues_exactly(data, tmp_path, capsys):
+    """Two epochs in one go, and one epoch cut by --time-limit then resumed, end with the same
+    weights bit for bit: crops, flips, jitter, dropout and the sampler continue where they were."""
+    common = ("--stage", "full", "--epochs-full", "2", "--scale", "0.75", "1.5", "--flip",
+              "--jitter", "0.2", "--lr-schedule", "poly", "--precision", "bf16")
+    assert train.main(parse(data, tmp_path / "straight", *common)) == 0
+    assert train.main(parse(data, tmp_path / "cut", *common, "--time-limit", "1e-6")) == 0
+    last = tmp_path / "cut" / "full" / "last.pth"
+    assert "time limit: stopped after full epoch 1/2" in capsys.readouterr().out
+    assert torch.load(last, weights_only=True)["epoch"] == 1
+    assert train.main(parse(data, tmp_path / "cut", *common, "--resume", str(last))) == 0
+    straight = torch.load(tmp_path / "straight" / "full" / "last.pth", weights_only=True)
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["epoch"] == straight["epoch"] == 2
+    for key, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+    assert [h["train_loss"] for h in resumed["history"]] == \
+        [h["train_loss"] for h in straight["history"]]
+
+
+def test_log_has_every_class_iou_on_val_and_the_training_subset(data, tmp_path):
+    assert train.main(parse(data, tmp_path, "--stage", "full", "--train-eval-images", "3")) == 0
+    row = next(csv.DictReader((tmp_path / "full" / "log.csv").open()))
+    for split in ("val", "train"):
+        values = [row[f"{split}_iou_{name}"] for name in ("Sky", "Bicyclist")]
+        assert all(v != "" for v in values)
+    history = torch.load(tmp_path / "full" / "last.pth", weights_only=True)["history"]
+    assert len(history[0]["train_class_iou"]) == len(history[0]["val_class_iou"]) == 11
+    assert 0 <= float(row["train_miou"]) <= 1
