@@ -3,6 +3,8 @@ parameter services, a tiny model. One node per module scope (starting one costs 
 
 Node A: raw transport, camera resolution, config/segment.yaml, namespace /test_cam.
 Node B: compressed transport, network resolution, stopped with Ctrl-C (SIGINT).
+Node C: input size, palette and use_camera_info:=false set at start; a model that fails on
+bright frames. Then the shipped model by default, and the Humble fallback (no message info).
 """
 from __future__ import annotations
 
@@ -478,3 +480,49 @@ def test_the_default_model_runs_end_to_end(env, probe, tmp_path):
     finally:
         status = node.stop(signal.SIGTERM)
     assert status == 0 and "Traceback" not in node.log(), node.log()
+
+
+def test_without_message_info_frames_flow_and_losses_are_unavailable(env, model, probe,
+                                                                      monkeypatch):
+    """Humble's rclpy has no message info: the node, told so by its feature check, subscribes
+    with a one-argument callback and reports lost frames as unavailable. Run in this process
+    (Jazzy's rclpy, the check's answer replaced) so the callback type can be read back."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.subscription import Subscription
+
+    from enet_ros.ros import node as node_module
+
+    monkeypatch.setattr(node_module, "MESSAGE_INFO", False)
+    # The default context, as segment_node's main uses it; the probes have their own.
+    rclpy.init(args=["--ros-args", "-p", f"model:={model}", "-r", "__ns:=/humble_cam",
+                     "-r", "image:=/cam/image_raw", "-p", "use_camera_info:=false"],
+               domain_id=int(env["ROS_DOMAIN_ID"]))
+    segment = node_module.SegmentNode()
+    executor = SingleThreadedExecutor()
+    try:
+        segment.start()
+        executor.add_node(segment)
+        (sub,) = [s for s in segment.subscriptions if s.topic_name == "/cam/image_raw"]
+        assert sub._callback_type == Subscription.CallbackType.MessageOnly
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        h = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/humble_cam")
+        try:
+            h.listen("labels", Image)
+            h.wait_subscribed("labels")
+            h.wait_matched(h.image_pub)
+            stamp = next_stamp()
+            h.publish_image(blocks_frame(H, W), "rgb8", stamp)
+            assert h.frame("labels", stamp).width == W
+            diag = h.fresh_diagnostics(lambda d: d["name"].startswith("/humble_cam/"))
+            assert diag["frames lost before delivery"].startswith("n/a")
+        finally:
+            h.close()
+    finally:
+        segment.close()
+        executor.shutdown(timeout_sec=1.0)
+        segment.destroy_node()
+        rclpy.try_shutdown()
