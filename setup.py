@@ -74,7 +74,7 @@ setup(
         "console_scripts": [
             "enet-ros = enet_ros.cli:main",
             "enet-train = enet_train.cli:main",
-            "segment_node = enet_ros.ros.node:main",
+            "segment_node = enet_ros.ros.segment_node:main",
         ],
     },
 )

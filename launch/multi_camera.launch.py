@@ -4,15 +4,18 @@
 
 For camera `front` the node subscribes to /front/image_raw and /front/camera_info and
 publishes /front/enet/labels, /front/enet/color, /front/enet/overlay, /front/enet/camera_info.
-All nodes share one parameter file (its keys are under /**, so it applies in any namespace).
+All nodes share one parameter file (its keys are under /**, so it applies in any namespace);
+use_compressed overrides its transport only when given. Each node is /<camera>/enet_segment,
+and its diagnostics carry that name and its camera topic, so the cameras stay apart.
+Only launch API that Humble, Jazzy and Kilted all have (test/test_ros_distro_api.py).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import IfElseSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-BOOLEAN = ["true", "false"]
+UNSET_OR_BOOLEAN = ["", "true", "false"]
 
 
 def camera_namespaces(text: str) -> list[str]:
@@ -36,6 +39,9 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
         raise ValueError("cameras is empty: give camera namespaces, e.g. cameras:=front,rear")
     image = LaunchConfiguration("image").perform(context)
     camera_info = LaunchConfiguration("camera_info").perform(context)
+    compressed = LaunchConfiguration("use_compressed").perform(context)
+    overrides = [{"transport": "compressed" if compressed == "true" else "raw"}] \
+        if compressed else []
     return [
         Node(
             package="enet_ros",
@@ -43,11 +49,7 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
             name="enet_segment",
             namespace=camera,
             output="screen",
-            parameters=[
-                LaunchConfiguration("params_file"),
-                {"transport": IfElseSubstitution(LaunchConfiguration("use_compressed"),
-                                                 "compressed", "raw")},
-            ],
+            parameters=[LaunchConfiguration("params_file"), *overrides],
             remappings=[
                 ("image", image),
                 ("image/compressed", f"{image}/compressed"),
@@ -70,8 +72,9 @@ def generate_launch_description() -> LaunchDescription:
             "camera_info", default_value="camera_info",
             description="CameraInfo topic relative to each camera's namespace."),
         DeclareLaunchArgument(
-            "use_compressed", default_value="false", choices=BOOLEAN,
-            description="Subscribe to <image>/compressed instead of the raw image."),
+            "use_compressed", default_value="", choices=UNSET_OR_BOOLEAN,
+            description="true: subscribe to <image>/compressed instead of the raw image; not "
+                        "given: params_file's transport."),
         DeclareLaunchArgument(
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare("enet_ros"), "config",

@@ -4,24 +4,95 @@
 
 Outputs: enet/labels (mono8 class ids), enet/color, enet/overlay, enet/camera_info, relative
 to `namespace` (so /enet/... without one). Parameters come from `params_file`
-(config/segment.yaml by default); the launch arguments that set parameters override it, and
-their defaults equal the file's defaults.
+(config/segment.yaml by default). A launch argument that sets a parameter (model, palette,
+input size, overlay_alpha, use_compressed) overrides the file only when given: its default ""
+means "not set", so a user's params file is never overruled by a launch default.
+
+Humble, Jazzy and Kilted: only launch API their first releases all have (no IfElseSubstitution,
+which reached Humble in 2025); test/test_ros_distro_api.py checks each name used here.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.substitutions import IfElseSubstitution, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 BOOLEAN = ["true", "false"]
+UNSET_OR_BOOLEAN = ["", "true", "false"]
+# Launch arguments that set a node parameter: (argument, parameter type, description).
+PARAMETER_ARGUMENTS = [
+    ("model", "str", "ENet model file (.onnx); not given: params_file's model (empty there: "
+                     "the shipped models/enet_camvid.onnx)."),
+    ("input_width", "int", "Network input width, a multiple of 8 (0: the model's own); not "
+                           "given: params_file's."),
+    ("input_height", "int", "Network input height, a multiple of 8 (0: the model's own); not "
+                            "given: params_file's."),
+    ("palette", "str", "Palette name (config/palettes) or YAML file; not given: params_file's "
+                       "(empty there: the model's)."),
+    ("overlay_alpha", "float", "Weight of the class colours in enet/overlay, 0.0 to 1.0; not "
+                               "given: params_file's."),
+]
+
+
+def typed_value(name: str, text: str, kind: str) -> bool | int | float | str:
+    """A launch argument's text as the parameter's type; a clear error when it is not one."""
+    if kind == "str":
+        return text
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        raise ValueError(f"launch argument {name}:={text!r} is not a valid {kind}") from None
+
+
+def given_parameters(context) -> dict:
+    """The parameters set by launch arguments given explicitly (non-empty), typed."""
+    overrides = {}
+    for name, kind, _ in PARAMETER_ARGUMENTS:
+        text = LaunchConfiguration(name).perform(context)
+        if text:
+            overrides[name] = typed_value(name, text, kind)
+    compressed = LaunchConfiguration("use_compressed").perform(context)
+    if compressed:
+        overrides["transport"] = "compressed" if compressed == "true" else "raw"
+    return overrides
+
+
+def _nodes(context, *args, **kwargs) -> list[Node]:
+    """The segment node and rviz; runs at launch time, when the arguments have values."""
+    overrides = given_parameters(context)
+    image = LaunchConfiguration("image").perform(context)
+    share = FindPackageShare("enet_ros")
+    segment = Node(
+        package="enet_ros",
+        executable="segment_node",
+        name="enet_segment",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        emulate_tty=True,
+        parameters=[LaunchConfiguration("params_file"), *([overrides] if overrides else [])],
+        remappings=[
+            ("image", image),
+            ("image/compressed", f"{image}/compressed"),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
+    )
+    # rviz/segment.rviz shows the relative topics enet/overlay and enet/color, so rviz in the
+    # node's namespace shows that camera. Its fixed frame needs no TF (identity transformer).
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="enet_rviz",
+        namespace=LaunchConfiguration("namespace"),
+        arguments=["-d", PathJoinSubstitution([share, "rviz", "segment.rviz"])],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return [segment, rviz]
 
 
 def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("enet_ros")
-    arg = LaunchConfiguration
-    arguments = [
+    return LaunchDescription([
         DeclareLaunchArgument(
             "image", default_value="/camera/image_raw",
             description="Camera image topic to segment (its /compressed sibling when "
@@ -30,21 +101,12 @@ def generate_launch_description() -> LaunchDescription:
             "camera_info", default_value="/camera/camera_info",
             description="CameraInfo topic of that camera; republished scaled to the labels "
                         "as enet/camera_info."),
+        *[DeclareLaunchArgument(name, default_value="", description=description)
+          for name, _, description in PARAMETER_ARGUMENTS],
         DeclareLaunchArgument(
-            "model", default_value="",
-            description="ENet model file (.onnx); empty: the shipped models/enet_camvid.onnx."),
-        DeclareLaunchArgument(
-            "input_width", default_value="0",
-            description="Network input width, a multiple of 8; 0: the model's own."),
-        DeclareLaunchArgument(
-            "input_height", default_value="0",
-            description="Network input height, a multiple of 8; 0: the model's own."),
-        DeclareLaunchArgument(
-            "palette", default_value="",
-            description="Palette name (config/palettes) or YAML file; empty: the model's."),
-        DeclareLaunchArgument(
-            "overlay_alpha", default_value="0.5",
-            description="Weight of the class colours in enet/overlay, 0.0 to 1.0."),
+            "use_compressed", default_value="", choices=UNSET_OR_BOOLEAN,
+            description="true: subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
+                        "instead of the raw image; not given: params_file's transport."),
         DeclareLaunchArgument(
             "params_file", default_value=PathJoinSubstitution([share, "config", "segment.yaml"]),
             description="Parameter file of the node (keys under /**: ros__parameters:)."),
@@ -52,42 +114,8 @@ def generate_launch_description() -> LaunchDescription:
             "namespace", default_value="",
             description="Namespace of the node and its enet/* outputs, e.g. front_camera."),
         DeclareLaunchArgument(
-            "use_compressed", default_value="false", choices=BOOLEAN,
-            description="Subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
-                        "instead of the raw image."),
-        DeclareLaunchArgument(
             "rviz", default_value="false", choices=BOOLEAN,
-            description="Start rviz2 showing enet/overlay and enet/color."),
-    ]
-    node = Node(
-        package="enet_ros",
-        executable="segment_node",
-        name="enet_segment",
-        namespace=arg("namespace"),
-        output="screen",
-        emulate_tty=True,
-        parameters=[
-            arg("params_file"),
-            {
-                "model": ParameterValue(arg("model"), value_type=str),
-                "input_width": ParameterValue(arg("input_width"), value_type=int),
-                "input_height": ParameterValue(arg("input_height"), value_type=int),
-                "palette": ParameterValue(arg("palette"), value_type=str),
-                "overlay_alpha": ParameterValue(arg("overlay_alpha"), value_type=float),
-                "transport": IfElseSubstitution(arg("use_compressed"), "compressed", "raw"),
-            },
-        ],
-        remappings=[
-            ("image", arg("image")),
-            ("image/compressed", [arg("image"), "/compressed"]),
-            ("camera_info", arg("camera_info")),
-        ],
-    )
-    rviz = Node(
-        package="rviz2",
-        executable="rviz2",
-        name="enet_rviz",
-        arguments=["-d", PathJoinSubstitution([share, "rviz", "segment.rviz"])],
-        condition=IfCondition(arg("rviz")),
-    )
-    return LaunchDescription([*arguments, node, rviz])
+            description="Start rviz2 (in the same namespace) showing enet/overlay and "
+                        "enet/color."),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -7,7 +7,6 @@ real exporter means changing ``make_model_file`` only.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,46 +45,42 @@ def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48) ->
 
 def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int] | None = None,
                     confidence: bool = False, metadata: ModelMetadata | None = None) -> Path:
-    """Export the fixture network to path (uint8 NHWC in, uint8 labels out, contract metadata).
+    """Write the fixture network to path (uint8 NHWC in, uint8 labels out, contract metadata).
 
     fixed_size: (height, width) baked into the graph, or None for dynamic height and width.
+    Built with onnx's helpers, not exported from torch, so that the runtime and node tests run
+    where only the runtime is installed (a ROS 2 workspace's `colcon test`).
     """
     import onnx
-    import torch
+    from onnx import TensorProto, helper, numpy_helper
 
     weights, biases = _parameters(num_classes)
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = torch.nn.Conv2d(3, num_classes, 1)
-            with torch.no_grad():
-                self.conv.weight.copy_(torch.from_numpy(weights).reshape(num_classes, 3, 1, 1))
-                self.conv.bias.copy_(torch.from_numpy(biases))
-
-        def forward(self, image: torch.Tensor):  # noqa: ANN201 - one or two outputs
-            scores = self.conv(image.permute(0, 3, 1, 2).float())
-            labels = scores.argmax(dim=1).to(torch.uint8)
-            if not confidence:
-                return labels
-            return labels, torch.softmax(scores, dim=1).amax(dim=1)
-
-    height, width = fixed_size or (16, 24)
-    example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
-    outputs = ["labels", "confidence"] if confidence else ["labels"]
-    axes = {"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
-    if fixed_size is None:
-        axes["image"].update({1: "height", 2: "width"})
-        for name in outputs:
-            axes[name].update({1: "height", 2: "width"})
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, and plenty here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(Tiny().eval(), (example,), str(path), input_names=["image"],
-                          output_names=outputs, dynamic_axes=axes, opset_version=17,
-                          dynamo=False)
-    model = onnx.load(str(path))
+    height, width = fixed_size or ("height", "width")
+    nodes = [
+        helper.make_node("Cast", ["image"], ["pixels"], to=TensorProto.FLOAT),
+        helper.make_node("Transpose", ["pixels"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["nchw", "weight", "bias"], ["scores"]),
+        helper.make_node("ArgMax", ["scores"], ["ids"], axis=1, keepdims=0),
+        helper.make_node("Cast", ["ids"], ["labels"], to=TensorProto.UINT8),
+    ]
+    outputs = [helper.make_tensor_value_info("labels", TensorProto.UINT8,
+                                             ["batch", height, width])]
+    if confidence:
+        nodes += [helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
+                  helper.make_node("ReduceMax", ["probabilities"], ["confidence"], axes=[1],
+                                   keepdims=0)]
+        outputs.append(helper.make_tensor_value_info("confidence", TensorProto.FLOAT,
+                                                     ["batch", height, width]))
+    graph = helper.make_graph(
+        nodes, "fixture", [helper.make_tensor_value_info("image", TensorProto.UINT8,
+                                                         ["batch", height, width, 3])],
+        outputs, initializer=[numpy_helper.from_array(weights.reshape(num_classes, 3, 1, 1),
+                                                      "weight"),
+                              numpy_helper.from_array(biases, "bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     meta = metadata or fixture_metadata(num_classes)
     for key, value in meta.to_props().items():
         model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path

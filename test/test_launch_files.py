@@ -1,8 +1,10 @@
 """Launch files, config/segment.yaml and rviz/segment.rviz, checked without ROS 2 launch.
 
-launch and launch_ros are not on PyPI, so the launch files are never imported here: they are
-compiled and read as syntax trees, and what they set is compared with the node's parameter
-table (enet_ros.ros.params), which the node declares from.
+launch and launch_ros are not on PyPI. The launch files are read as syntax trees (nothing runs at
+import), and run against a stand-in for the launch API of each distribution (_launch_stand_in.py,
+built from the API lists in _ros_distro_api.py): what they declare and the nodes, parameters and
+remappings they would start are compared with the node's parameter table (enet_ros.ros.params),
+config/segment.yaml and rviz/segment.rviz.
 """
 from __future__ import annotations
 
@@ -13,11 +15,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+import _launch_stand_in as stand_in
+from _ros_distro_api import DISTROS
 from enet_ros.ros import params
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+SEGMENT = ROOT / "launch" / "segment.launch.py"
+MULTI = ROOT / "launch" / "multi_camera.launch.py"
 NODE_TOPICS = {"image", "image/compressed", "camera_info"}
+PARAMS_FILE = f"{stand_in.SHARE}/enet_ros/config/segment.yaml"
 
 
 def _tree(path: Path) -> ast.Module:
@@ -31,49 +38,23 @@ def _name(func: ast.expr) -> str:
         func, ast.Attribute) else ""
 
 
-def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _name(n.func) == name]
-
-
-def _kw(call: ast.Call, key: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == key), None)
-
-
-def _launch_config_aliases(tree: ast.Module) -> set[str]:
-    """Names bound to LaunchConfiguration (e.g. ``arg = LaunchConfiguration``)."""
-    aliases = {"LaunchConfiguration"}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) \
-                and node.value.id == "LaunchConfiguration":
-            aliases |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-    return aliases
-
-
-def _arguments(tree: ast.Module) -> dict[str, ast.Call]:
-    args = {}
-    for call in _calls(tree, "DeclareLaunchArgument"):
-        name = call.args[0]
-        assert isinstance(name, ast.Constant), ast.dump(call)
-        assert name.value not in args, f"argument {name.value} declared twice"
-        args[name.value] = call
-    return args
-
-
 def _config() -> dict:
     document = yaml.safe_load((ROOT / "config" / "segment.yaml").read_text(encoding="utf-8"))
     assert list(document) == ["/**"] and list(document["/**"]) == ["ros__parameters"]
     return document["/**"]["ros__parameters"]
 
 
-def _enet_nodes(tree: ast.Module) -> list[ast.Call]:
-    return [c for c in _calls(tree, "Node")
-            if isinstance(_kw(c, "package"), ast.Constant) and _kw(c, "package").value == "enet_ros"]
-
-
-def _parameter_dicts(node: ast.Call) -> list[ast.Dict]:
-    parameters = _kw(node, "parameters")
-    assert isinstance(parameters, ast.List), "parameters must be a list literal"
-    return [item for item in parameters.elts if isinstance(item, ast.Dict)]
+def node_parameters(launched: stand_in.Launched, node: stand_in.LaunchObject,
+                    files: dict[str, dict]) -> dict:
+    """The parameters the node ends up with: launch_ros hands over the list in order, params
+    files and dicts alike, and a later entry overrides an earlier one."""
+    merged: dict = {}
+    for entry in node.arg("parameters"):
+        if isinstance(entry, dict):
+            merged.update({k: launched.resolve(v) for k, v in entry.items()})
+        else:
+            merged.update(files[launched.resolve(entry)])
+    return merged
 
 
 @pytest.fixture(params=LAUNCH_FILES, ids=lambda p: p.name)
@@ -100,89 +81,152 @@ def test_launch_file_is_plain_and_declarative(launch_file):
     assert not used & banned, f"{launch_file.name} calls {used & banned}"
 
 
-def test_every_argument_has_a_description_and_valid_choices(launch_file):
-    arguments = _arguments(_tree(launch_file))
-    assert arguments
-    for name, call in arguments.items():
-        description = _kw(call, "description")
-        assert isinstance(description, ast.Constant) and len(description.value) > 15, name
-        choices, default = _kw(call, "choices"), _kw(call, "default_value")
+@pytest.mark.parametrize("distro", DISTROS)
+def test_every_argument_has_a_description_and_valid_choices(launch_file, distro):
+    """Runs on each distribution's launch API: a keyword it lacks fails the stand-in."""
+    launched = stand_in.run(launch_file, distro)
+    assert launched.arguments and launched.nodes
+    for name, argument in launched.arguments.items():
+        assert len(argument.arg("description") or "") > 15, name
+        choices = argument.arg("choices")
         if choices is not None:
-            values = ast.literal_eval(choices) if isinstance(choices, ast.List) \
-                else _module_constants(_tree(launch_file))[choices.id]  # e.g. BOOLEAN
-            assert isinstance(default, ast.Constant) and default.value in values, name
-
-
-def _module_constants(tree: ast.Module) -> dict[str, object]:
-    out = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            out[stmt.targets[0].id] = ast.literal_eval(stmt.value)
-    return out
+            assert argument.arg("default_value") in choices, name
 
 
 def test_segment_launch_declares_the_documented_arguments():
-    arguments = _arguments(_tree(ROOT / "launch" / "segment.launch.py"))
-    assert set(arguments) >= {"image", "camera_info", "model", "input_width", "input_height",
-                              "palette", "overlay_alpha", "params_file", "namespace",
-                              "use_compressed", "rviz"}
-    assert _kw(arguments["rviz"], "default_value").value == "false"
+    launched = stand_in.run(SEGMENT, "humble")
+    assert set(launched.arguments) >= {"image", "camera_info", "model", "input_width",
+                                       "input_height", "palette", "overlay_alpha", "params_file",
+                                       "namespace", "use_compressed", "rviz"}
+    assert launched.arguments["rviz"].arg("default_value") == "false"
+    assert launched.node("rviz2") == []  # rviz only when asked
 
 
-def test_launched_parameters_exist_in_node_and_config_and_defaults_agree():
-    """Each parameter a launch file sets is declared by the node and documented in the config,
-    and a launch argument feeding one defaults to the config's value (so the arguments'
-    defaults never silently override a params file with something else)."""
+@pytest.mark.parametrize("path", [SEGMENT, MULTI], ids=lambda p: p.name)
+def test_launched_parameters_exist_in_node_and_config(path):
+    """Each parameter a launch file can set is declared by the node and documented in the
+    config, with a value of the node's type."""
     config = _config()
+    given = {"model": "/m.onnx", "input_width": "320", "input_height": "240",
+             "palette": "camvid", "overlay_alpha": "0.3", "use_compressed": "true"}
+    launched = stand_in.run(path, "humble", {k: v for k, v in given.items()
+                                             if k in _declared(path)})
+    for node in launched.node("enet_ros"):
+        assert node.arg("executable") == "segment_node"
+        dicts = [e for e in node.arg("parameters") if isinstance(e, dict)]
+        assert dicts, "given arguments set no parameter"
+        for key, value in dicts[0].items():
+            assert key in params.PARAM_NAMES and key in config, key
+            assert type(value) is type(params.spec(key).default), (key, value)
+
+
+def _declared(path: Path) -> set[str]:
+    return set(stand_in.run(path, "humble").arguments)
+
+
+USER_FILE = {"model": "/robot/models/mine.onnx", "palette": "cityscapes", "input_width": 320,
+             "input_height": 240, "overlay_alpha": 0.8, "transport": "compressed"}
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_a_params_file_wins_over_launch_defaults(distro):
+    """The bug this guards against: a dict of launch defaults after params_file replaced the
+    user's model, palette, size and transport with the shipped defaults."""
+    files = {"/robot/mine.yaml": USER_FILE}
+    launched = stand_in.run(SEGMENT, distro, {"params_file": "/robot/mine.yaml"})
+    (node,) = launched.node("enet_ros")
+    assert node_parameters(launched, node, files) == USER_FILE
+    assert node.arg("parameters")[1:] == []  # nothing but the file
+
+    for_multi = stand_in.run(MULTI, distro, {"params_file": "/robot/mine.yaml",
+                                             "cameras": "front,rear"})
+    for node in for_multi.node("enet_ros"):
+        assert node_parameters(for_multi, node, files) == USER_FILE
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_a_launch_argument_given_explicitly_wins_over_the_params_file(distro):
+    files = {"/robot/mine.yaml": USER_FILE}
+    launched = stand_in.run(SEGMENT, distro, {
+        "params_file": "/robot/mine.yaml", "model": "/tmp/other.onnx", "input_width": "640",
+        "overlay_alpha": "0.25", "use_compressed": "false"})
+    (node,) = launched.node("enet_ros")
+    assert node_parameters(launched, node, files) == {
+        **USER_FILE, "model": "/tmp/other.onnx", "input_width": 640, "overlay_alpha": 0.25,
+        "transport": "raw"}
+    multi = stand_in.run(MULTI, distro, {"params_file": "/robot/mine.yaml",
+                                         "use_compressed": "false"})
+    (node,) = multi.node("enet_ros")
+    assert node_parameters(multi, node, files)["transport"] == "raw"
+
+
+def test_the_shipped_params_file_is_the_default():
+    files = {PARAMS_FILE: _config()}
     for path in LAUNCH_FILES:
-        tree = _tree(path)
-        aliases, arguments = _launch_config_aliases(tree), _arguments(tree)
-        nodes = _enet_nodes(tree)
-        assert nodes, f"{path.name} starts no enet_ros node"
-        for node in nodes:
-            assert _kw(node, "executable").value == "segment_node"
-            for mapping in _parameter_dicts(node):
-                for key, value in zip(mapping.keys, mapping.values):
-                    assert isinstance(key, ast.Constant)
-                    assert key.value in params.PARAM_NAMES, f"{path.name}: {key.value}"
-                    assert key.value in config, f"{key.value} missing from segment.yaml"
-                    assert _launch_default(value, aliases, arguments, key.value) \
-                        == config[key.value], (path.name, key.value)
+        launched = stand_in.run(path, "jazzy")
+        for node in launched.node("enet_ros"):
+            assert node_parameters(launched, node, files) == _config()
 
 
-def _launch_default(value: ast.expr, aliases: set[str], arguments: dict[str, ast.Call],
-                    param: str) -> object:
-    """The value a launch file gives ``param`` when every argument keeps its default."""
-    def default_of(call: ast.Call) -> str:
-        return _kw(arguments[call.args[0].value], "default_value").value
-
-    kind = type(params.spec(param).default)
-    if isinstance(value, ast.Constant):
-        return value.value
-    if isinstance(value, ast.Call) and _name(value.func) == "ParameterValue":
-        value = value.args[0]
-    if isinstance(value, ast.Call) and _name(value.func) in aliases:
-        text = default_of(value)
-        return kind(text) if text else ""
-    if isinstance(value, ast.Call) and _name(value.func) == "IfElseSubstitution":
-        condition, when_true, when_false = value.args
-        chosen = when_true if default_of(condition) == "true" else when_false
-        assert {when_true.value, when_false.value} <= set(params.spec(param).choices or ())
-        return chosen.value
-    raise AssertionError(f"{param}: cannot read {ast.dump(value)}")
+def test_a_malformed_number_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"input_width:='wide' is not a valid int"):
+        stand_in.run(SEGMENT, "humble", {"input_width": "wide"})
+    with pytest.raises(RuntimeError, match="use_compressed"):
+        stand_in.run(SEGMENT, "humble", {"use_compressed": "yes"})
 
 
-def test_segment_launch_remaps_node_topics_and_loads_config_and_rviz():
-    tree = _tree(ROOT / "launch" / "segment.launch.py")
-    (node,) = _enet_nodes(tree)
-    remapped = {ast.literal_eval(pair.elts[0]) for pair in _kw(node, "remappings").elts}
-    assert remapped == NODE_TOPICS
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
-    assert {"segment.yaml", "segment.rviz", "rviz2"} <= strings
-    for folder, name in (("config", "segment.yaml"), ("rviz", "segment.rviz")):
-        assert (ROOT / folder / name).is_file()
-    (rviz,) = [c for c in _calls(tree, "Node") if _kw(c, "package").value == "rviz2"]
-    assert _name(_kw(rviz, "condition").func) == "IfCondition"
+def test_segment_launch_remaps_node_topics():
+    launched = stand_in.run(SEGMENT, "kilted", {"image": "/front/image_raw",
+                                                "camera_info": "/front/info"})
+    (node,) = launched.node("enet_ros")
+    remaps = {k: launched.resolve(v) for k, v in node.arg("remappings")}
+    assert remaps == {"image": "/front/image_raw", "image/compressed":
+                      "/front/image_raw/compressed", "camera_info": "/front/info"}
+
+
+def _rviz_topics() -> set[str]:
+    config = yaml.safe_load((ROOT / "rviz" / "segment.rviz").read_text(encoding="utf-8"))
+    manager = config["Visualization Manager"]
+    assert manager["Transformation"]["Current"]["Class"] == "rviz_common/Identity"
+    return {d["Topic"]["Value"] for d in manager["Displays"]
+            if d["Class"] == "rviz_default_plugins/Image" and d["Enabled"]}
+
+
+def _resolve_topic(namespace: str, topic: str) -> str:
+    """ROS 2 name resolution of a relative or absolute topic in a node's namespace."""
+    if topic.startswith("/"):
+        return topic
+    namespace = namespace.strip("/")
+    return f"/{namespace}/{topic}" if namespace else f"/{topic}"
+
+
+@pytest.mark.parametrize("namespace", ["", "front"])
+def test_rviz_in_a_namespace_shows_that_cameras_overlay(namespace):
+    """Relative topics in segment.rviz, rviz started in the node's namespace: rviz subscribes to
+    exactly the node's enet/overlay and enet/color, and needs no TF for them."""
+    launched = stand_in.run(SEGMENT, "humble", {"namespace": namespace, "rviz": "true"})
+    (rviz,) = launched.node("rviz2")
+    (node,) = launched.node("enet_ros")
+    rviz_ns, node_ns = launched.resolve(rviz.arg("namespace")), launched.resolve(
+        node.arg("namespace"))
+    assert rviz_ns == node_ns == namespace
+    shown = {_resolve_topic(rviz_ns, t) for t in _rviz_topics()}
+    published = {_resolve_topic(node_ns, f"enet/{o}") for o in ("overlay", "color")}
+    assert shown == published
+    config_arg = launched.resolve(rviz.arg("arguments")[1])
+    assert config_arg == f"{stand_in.SHARE}/enet_ros/rviz/segment.rviz"
+    assert (ROOT / "rviz" / "segment.rviz").is_file()
+
+
+def test_multi_camera_starts_one_distinguishable_node_per_camera():
+    launched = stand_in.run(MULTI, "humble", {"cameras": "front, rear"})
+    nodes = launched.node("enet_ros")
+    names = {f"/{n.arg('namespace')}/{n.arg('name')}" for n in nodes}
+    assert names == {"/front/enet_segment", "/rear/enet_segment"}
+    for node in nodes:
+        assert {k for k, _ in node.arg("remappings")} == NODE_TOPICS
+    with pytest.raises(ValueError, match="cameras is empty"):
+        stand_in.run(MULTI, "humble", {"cameras": " , "})
 
 
 def _load_function(path: Path, name: str):
@@ -195,14 +239,10 @@ def _load_function(path: Path, name: str):
 
 
 def test_multi_camera_parses_the_camera_list():
-    split = _load_function(ROOT / "launch" / "multi_camera.launch.py", "camera_namespaces")
+    split = _load_function(MULTI, "camera_namespaces")
     assert split("front,rear") == ["front", "rear"]
     assert split(" [ '/front' , rear, front, ] ") == ["front", "rear"]
     assert split("") == []
-    tree = _tree(ROOT / "launch" / "multi_camera.launch.py")
-    assert "cameras" in _arguments(tree)
-    (node,) = _enet_nodes(tree)
-    assert {ast.literal_eval(p.elts[0]) for p in _kw(node, "remappings").elts} == NODE_TOPICS
 
 
 def test_config_documents_every_parameter_with_the_node_defaults():
@@ -219,11 +259,3 @@ def test_config_documents_every_parameter_with_the_node_defaults():
             commented = "#" in line or previous.strip().startswith("#") or re.match(
                 r"^    \w+:", previous)  # a key sharing the comment above a group
             assert commented, f"{match.group(1)} has no comment"
-
-
-def test_rviz_shows_overlay_and_colour_images():
-    config = yaml.safe_load((ROOT / "rviz" / "segment.rviz").read_text(encoding="utf-8"))
-    displays = config["Visualization Manager"]["Displays"]
-    images = {d["Topic"]["Value"] for d in displays
-              if d["Class"] == "rviz_default_plugins/Image" and d["Enabled"]}
-    assert images == {"/enet/overlay", "/enet/color"}

@@ -3,6 +3,8 @@ parameter services, a tiny model. One node per module scope (starting one costs 
 
 Node A: raw transport, camera resolution, config/segment.yaml, namespace /test_cam.
 Node B: compressed transport, network resolution, stopped with Ctrl-C (SIGINT).
+Node C: input size, palette and use_camera_info:=false set at start; a model that fails on
+bright frames. Then the shipped model by default, and the Humble fallback (no message info).
 """
 from __future__ import annotations
 
@@ -242,18 +244,24 @@ def test_qos_is_overridable_through_parameters(outputs):
     assert info_sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
 
 
-def test_disabled_output_is_not_published(outputs):
+@pytest.mark.parametrize("output", list(OUTPUTS))
+def test_each_output_switch_stops_its_output_only(outputs, output):
     probe = outputs
-    assert probe.set_parameter(NODE, "publish_color", False).successful
+    assert probe.set_parameter(NODE, f"publish_{output}", False).successful
     try:
         stamp = next_stamp()
         probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
-        probe.frame("overlay", stamp)
+        others = [k for k in OUTPUTS if k != output]
+        for key in others:
+            probe.frame(key, stamp)
         time.sleep(0.2)
-        assert not [m for m in probe.messages("color")
+        assert not [m for m in probe.messages(output)
                     if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]
     finally:
-        assert probe.set_parameter(NODE, "publish_color", True).successful
+        assert probe.set_parameter(NODE, f"publish_{output}", True).successful
+    stamp = next_stamp()
+    probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
+    probe.frame(output, stamp)  # and back on
 
 
 def test_a_burst_drops_old_frames_and_keeps_latency_bounded(outputs):
@@ -298,8 +306,9 @@ def test_diagnostics_report_engine_rates_and_latency(outputs):
         probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
         time.sleep(0.03)
     diag = probe.fresh_diagnostics(lambda d: float(d["output rate (Hz)"]) > 0)
-    assert diag["name"] == "enet_segment: segmentation"
-    assert diag["engine"] == "onnxruntime" and diag["hardware_id"] == "onnxruntime"
+    # Named by the fully qualified node name, the camera topic as hardware: cameras stay apart.
+    assert diag["name"] == f"{NODE}: segmentation"
+    assert diag["hardware_id"] == "/cam/image_raw" and diag["engine"] == "onnxruntime"
     assert "CPUExecutionProvider" in diag["providers"]
     assert float(diag["input rate (Hz)"]) > 0
     assert 0 <= float(diag["latency median (ms)"]) < 1000
@@ -362,3 +371,158 @@ def test_a_node_that_cannot_start_says_why_and_exits_1(env, model, tmp_path, ove
     log = node.log()
     assert status == 1, log
     assert "cannot start" in log and message in log and "Traceback" not in log, log
+
+
+# -- node C: overrides at start (input size, palette, no camera_info), a failing inference ----
+
+PALETTE = ((250, 250, 0), (0, 250, 250), (250, 0, 250), (90, 90, 90))  # dark, red, green, blue
+
+
+def failing_model(path: Path) -> Path:
+    """The fixture model with a trap: ONNX Runtime fails on any pixel above 200 (a Gather out
+    of bounds), so a bright frame fails inference after a normal start (warm-up is all zeros)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(make_model_file(path)))
+    graph = model.graph
+    first = graph.node[0]
+    assert (first.op_type, first.output[0]) == ("Cast", "pixels")
+    first.output[0] = "raw_pixels"
+    graph.initializer.append(numpy_helper.from_array(np.zeros(201, np.float32), "trap_table"))
+    trap = [helper.make_node("Cast", ["image"], ["trap_index"], to=onnx.TensorProto.INT64),
+            helper.make_node("Gather", ["trap_table", "trap_index"], ["trap"]),
+            helper.make_node("Add", ["raw_pixels", "trap"], ["pixels"])]
+    for offset, node in enumerate(trap, start=1):
+        graph.node.insert(offset, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
+    """input_width/input_height, palette and use_camera_info:=false at start; then a frame
+    whose inference fails is counted in diagnostics (ERROR) and the node goes on."""
+    palette = tmp_path / "four.yaml"
+    palette.write_text("name: four\nclasses:\n" + "".join(
+        f"  - {{name: {n}, color: [{r}, {g}, {b}]}}\n"
+        for n, (r, g, b) in zip(("dark", "red", "green", "blue"), PALETTE)))
+    model = failing_model(tmp_path / "trap.onnx")
+    node = NodeProcess(["-p", f"model:={model}", "-p", "input_width:=24",
+                        "-p", "input_height:=16", "-p", "output_resolution:=network",
+                        "-p", f"palette:={palette}", "-p", "use_camera_info:=false",
+                        "-r", "__ns:=/c_cam", "-r", "image:=/cam/image_raw",
+                        "-r", "camera_info:=/cam/camera_info"], env, tmp_path / "node.log")
+    try:
+        node.wait_ready()
+        c = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/c_cam")
+        try:
+            for key in ("labels", "color"):
+                c.listen(key, Image)
+                c.wait_subscribed(key)
+            c.listen("camera_info", CameraInfo)
+            c.wait_matched(c.image_pub)
+            assert not [s for s in c.node.get_subscriptions_info_by_topic("/cam/camera_info")
+                        if s.node_namespace == "/c_cam"]          # use_camera_info:=false
+            c.info_pub.publish(CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL))
+            dark = np.full((H, W, 3), 10, np.uint8)                # all pixels <= 200
+            stamp = next_stamp()
+            c.publish_image(dark, "rgb8", stamp)
+            labels, color = c.frame("labels", stamp), c.frame("color", stamp)
+            assert (labels.height, labels.width) == (16, 24)        # the override, not 32x48
+            assert np.all(decoded(labels) == 0)
+            assert np.all(decoded(color) == PALETTE[0])             # the palette parameter
+            time.sleep(0.3)
+            assert c.messages("camera_info") == []
+
+            before = c.fresh_diagnostics(lambda d: True)
+            c.publish_image(blocks_frame(H, W), "rgb8", next_stamp())  # 230s: trap fires
+            failed = c.fresh_diagnostics(
+                lambda d: int(d["frames failed"]) > int(before["frames failed"]))
+            assert int(failed["frames failed"]) == int(before["frames failed"]) + 1
+            assert failed["level"] == "2" and "failed in segmentation" in failed["message"]
+            assert "segmentation failed" in node.log()
+            stamp = next_stamp()
+            c.publish_image(dark, "rgb8", stamp)                   # and it goes on
+            assert c.frame("labels", stamp).width == 24
+            assert node.proc.poll() is None
+        finally:
+            c.close()
+    finally:
+        status = node.stop(signal.SIGTERM)
+    assert status == 0 and "Traceback" not in node.log(), node.log()
+
+
+def test_the_default_model_runs_end_to_end(env, probe, tmp_path):
+    """model left empty (the launch files' and config's default): the shipped model."""
+    shipped = ROOT / "models" / "enet_camvid.onnx"
+    if not shipped.is_file():
+        pytest.skip("no shipped model in this checkout")
+    node = NodeProcess(["-r", "__ns:=/default_cam", "-r", "image:=/cam/image_raw",
+                        "-p", "use_camera_info:=false"], env, tmp_path / "node.log")
+    try:
+        node.wait_ready(timeout=60)
+        assert "enet_camvid.onnx" in node.log()
+        d = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/default_cam")
+        try:
+            d.listen("labels", Image)
+            d.wait_subscribed("labels")
+            d.wait_matched(d.image_pub)
+            stamp = next_stamp()
+            d.publish_image(blocks_frame(H, W), "bgr8", stamp)
+            labels = d.frame("labels", stamp, timeout=30)
+            names = d.get_parameter("/default_cam/enet_segment", "class_names")
+            assert names == list(open_model_file(shipped).metadata.class_names)
+            assert (labels.height, labels.width) == (H, W)
+            assert decoded(labels).max() < len(names)
+        finally:
+            d.close()
+    finally:
+        status = node.stop(signal.SIGTERM)
+    assert status == 0 and "Traceback" not in node.log(), node.log()
+
+
+def test_without_message_info_frames_flow_and_losses_are_unavailable(env, model, probe,
+                                                                      monkeypatch):
+    """Humble's rclpy has no message info: the node, told so by its feature check, subscribes
+    with a one-argument callback and reports lost frames as unavailable. Run in this process
+    (Jazzy's rclpy, the check's answer replaced) so the callback type can be read back."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.subscription import Subscription
+
+    from enet_ros.ros import node as node_module
+
+    monkeypatch.setattr(node_module, "MESSAGE_INFO", False)
+    # The default context, as segment_node's main uses it; the probes have their own.
+    rclpy.init(args=["--ros-args", "-p", f"model:={model}", "-r", "__ns:=/humble_cam",
+                     "-r", "image:=/cam/image_raw", "-p", "use_camera_info:=false"],
+               domain_id=int(env["ROS_DOMAIN_ID"]))
+    segment = node_module.SegmentNode()
+    executor = SingleThreadedExecutor()
+    try:
+        segment.start()
+        executor.add_node(segment)
+        (sub,) = [s for s in segment.subscriptions if s.topic_name == "/cam/image_raw"]
+        assert sub._callback_type == Subscription.CallbackType.MessageOnly
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        h = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/humble_cam")
+        try:
+            h.listen("labels", Image)
+            h.wait_subscribed("labels")
+            h.wait_matched(h.image_pub)
+            stamp = next_stamp()
+            h.publish_image(blocks_frame(H, W), "rgb8", stamp)
+            assert h.frame("labels", stamp).width == W
+            diag = h.fresh_diagnostics(lambda d: d["name"].startswith("/humble_cam/"))
+            assert diag["frames lost before delivery"].startswith("n/a")
+        finally:
+            h.close()
+    finally:
+        segment.close()
+        executor.shutdown(timeout_sec=1.0)
+        segment.destroy_node()
+        rclpy.try_shutdown()

@@ -3,7 +3,9 @@
 clearly without a model)."""
 from __future__ import annotations
 
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,3 +69,139 @@ def test_package_xml_parses_as_an_ament_python_package():
     runtime = {d.name for d in package.exec_depends}
     assert {"rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs"} <= runtime
     assert f'version="{package.version}"' in (ROOT / "setup.py").read_text(encoding="utf-8")
+
+
+# -- package.xml against the imports ----------------------------------------------------------
+
+# rosdep keys of package.xml, each checked to exist in ros/rosdistro (rosdep/python.yaml or
+# base.yaml, master at 8468e88c, 2026-08-22), and the ROS 2 packages released in humble, jazzy
+# and kilted (their distribution.yaml at the same commit) that package.xml names.
+ROSDISTRO_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-onnxruntime-pip",
+                  "python3-rosbags-pip", "python3-tqdm", "python3-pytest", "python3-hypothesis",
+                  "python3-catkin-pkg", "python3-colcon-common-extensions", "python3-pil"}
+ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "launch",
+                "launch_ros", "ros2launch", "rviz2"}
+# Imports of the tests that are not run-time dependencies: test tools with their rosdep keys,
+# and the offline training stack, whose tests conftest.py leaves out where torch is missing.
+TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",
+             "catkin_pkg": "python3-catkin-pkg", "colcon": "python3-colcon-common-extensions",
+             "PIL": "python3-pil"}
+TRAINING_ONLY = {"torch", "torchmetrics", "enet_train", "onnxscript", "matplotlib",
+                 "tensorboard"}
+
+
+def third_party_imports(paths: list[Path], own: set[str]) -> dict[str, set[str]]:
+    """Top-level modules imported by ``paths`` that are neither stdlib nor ``own``: file names."""
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in own:
+                    found.setdefault(top, set()).add(path.name)
+    return found
+
+
+def _package_xml():
+    from catkin_pkg.package import parse_package
+
+    return parse_package(str(ROOT / "package.xml"))
+
+
+def _own_rosdep_keys() -> set[str]:
+    import yaml
+
+    return set(yaml.safe_load((ROOT / "rosdep.yaml").read_text(encoding="utf-8")))
+
+
+def test_package_xml_declares_every_import_of_the_runtime_under_its_rosdep_key():
+    """Each import of the installed runtime (enet_ros/) and of the launch files maps to a
+    dependency (enet_ros/ros/dependencies.py) whose key package.xml declares; package.xml
+    declares nothing else except the executables the launch files and `ros2 launch` need."""
+    from enet_ros.ros import dependencies
+
+    imports = third_party_imports(sorted((ROOT / "enet_ros").rglob("*.py")), {"enet_ros"})
+    unknown = {m: f for m, f in imports.items() if dependencies.find(m) is None}
+    assert not unknown, f"imports missing from enet_ros/ros/dependencies.py: {unknown}"
+    runtime = {dependencies.find(m).rosdep for m in imports if not dependencies.find(m).optional}
+    launch_imports = third_party_imports(sorted((ROOT / "launch").glob("*.launch.py")), set())
+    executables = {"ros2launch", "rviz2"}  # `ros2 launch` itself; rviz:=true starts rviz2
+    declared = {d.name for d in _package_xml().exec_depends}
+    assert declared == runtime | set(launch_imports) | executables
+    assert {d.module for d in dependencies.DEPENDENCIES} == set(imports), \
+        "dependencies.py lists a module nothing imports"
+
+
+def test_every_rosdep_key_is_valid():
+    keys = {d.name for d in _package_xml().exec_depends + _package_xml().test_depends}
+    own = _own_rosdep_keys()
+    assert own == {"python3-onnx-pip"}  # onnx has no key in rosdistro
+    invalid = keys - ROSDISTRO_KEYS - ROS_PACKAGES - own
+    assert not invalid, f"not a rosdep key: {invalid}"
+
+
+def test_package_xml_declares_what_the_tests_import():
+    from enet_ros.ros import dependencies
+
+    tests = sorted((ROOT / "test").glob("*.py"))
+    own = {p.stem for p in tests} | {"enet_ros"}
+    imports = set(third_party_imports(tests, own)) - TRAINING_ONLY
+    package = _package_xml()
+    declared = {d.name for d in package.exec_depends + package.test_depends}
+    for module in imports:
+        dep = dependencies.find(module)
+        key = dep.rosdep if dep else TEST_KEYS.get(module)
+        assert key in declared, f"test import {module}: no rosdep key in package.xml"
+
+
+def test_pip_requirements_match_the_dependency_table():
+    """pip users get the same run-time packages as rosdep users (ROS 2 ones come with ROS)."""
+    from enet_ros.ros import dependencies
+
+    setup = (ROOT / "setup.py").read_text(encoding="utf-8")
+    requires = ast.literal_eval(re.search(r"install_requires=(\[.*?\])", setup, re.S).group(1))
+    names = {re.split(r"[<>=!~\[]", r)[0] for r in requires}
+    assert names == {d.pip for d in dependencies.DEPENDENCIES if d.pip and not d.optional}
+
+
+def test_a_missing_dependency_is_one_start_up_line(tmp_path):
+    """segment_node without onnxruntime: one line naming what to install, exit 1."""
+    blocker = tmp_path / "onnxruntime.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'onnxruntime'\", "
+                       "name='onnxruntime')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+           "ROS_LOG_DIR": str(tmp_path)}
+    model = ROOT / "models" / "enet_camvid.onnx"
+    if not model.is_file():
+        pytest.skip("no shipped model")
+    result = subprocess.run(
+        [sys.executable, "-m", "enet_ros.ros.segment_node", "--ros-args", "-p",
+         f"model:={model}", "-p", "engine:=onnxruntime"],
+        env=env, capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "cannot start: Python module 'onnxruntime' is missing" in output, output
+    assert "python3-onnxruntime-pip" in output and "pip install onnxruntime" in output
+    assert "Traceback" not in output, output
+
+
+def test_a_missing_ros_module_names_the_ros_package(tmp_path):
+    """Without ROS 2 sourced (rclpy missing), before the node module can even load."""
+    blocker = tmp_path / "rclpy.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'rclpy'\", name='rclpy')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    result = subprocess.run([sys.executable, "-m", "enet_ros.ros.segment_node"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert output.strip().splitlines() == [
+        "[FATAL] [segment_node]: cannot start: Python module 'rclpy' (ROS 2 package rclpy) is "
+        "missing: source /opt/ros/$ROS_DISTRO/setup.bash (and the workspace's "
+        "install/setup.bash), or `rosdep install --from-paths src --ignore-src -y` in the "
+        "workspace"]

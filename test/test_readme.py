@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from conftest import REPO_ROOT
 
@@ -24,3 +25,62 @@ def test_readme_main_command_uses_the_shipped_model():
     assert "enet-ros segment" in main_command
     model = re.search(r"--model (\S+)", main_command)
     assert model is not None and (REPO_ROOT / model.group(1)).is_file()
+
+
+def _workspace_section(readme: str) -> str:
+    return readme.split("## ROS 2 workspace", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_workspace_steps_work_as_written():
+    """The ROS 2 workspace block, followed command by command with its working directory
+    (it starts at the repository root): ROS 2 sourced before rosdep and colcon, the clone in
+    the workspace's src/, rosdep and colcon run in the workspace, files that exist."""
+    from _launch_stand_in import run
+    from _ros_distro_api import DISTROS
+
+    section = _workspace_section((REPO_ROOT / "README.md").read_text())
+    for distro in DISTROS:
+        assert distro.capitalize() in section.split("```")[0], distro
+    home = "/home/user"
+    cwd, clone, sourced, built, updated = str(REPO_ROOT), None, False, False, False
+    rosdep_sources: list[str] = []
+    steps: list[str] = []
+    for line in _bash_blocks(section)[0].splitlines():
+        for command in (c.strip() for c in line.split("&&")):
+            words = command.replace("~", home).replace("$HOME", home).split()
+            steps.append(words[0] if words[0] not in ("sudo", "source", "echo") else command)
+            if words[0] == "cd":
+                cwd = words[1]
+            elif command == "source /opt/ros/$ROS_DISTRO/setup.bash":
+                sourced = True
+            elif words[:2] == ["git", "clone"]:
+                assert words[2] == '"$PWD"' and cwd == str(REPO_ROOT)  # this repository
+                clone = Path(words[3])
+                assert clone.name == "enet_ros" and clone.parent.name == "src"
+            elif words[0] == "echo":
+                source = re.search(r"file://(\S+?)\"", command).group(1).replace("$HOME", home)
+                relative = Path(source).relative_to(clone)
+                assert (REPO_ROOT / relative).is_file(), relative
+                assert "/etc/ros/rosdep/sources.list.d/" in command
+                rosdep_sources.append(source)
+            elif words[0] == "rosdep":
+                assert sourced, f"{command}: ROS 2 not sourced yet"
+                if words[1] == "update":
+                    assert rosdep_sources, "rosdep.yaml not added before rosdep update"
+                    updated = True
+                if words[1] == "install":
+                    assert updated, "rosdep install before rosdep update"
+                    assert cwd == str(clone.parents[1]) and "--from-paths src" in command
+            elif words[0] == "colcon":
+                assert sourced and cwd == str(clone.parents[1]), command
+                assert words[1] == "build" and words[-1] == "enet_ros"
+                built = True
+            elif command == "source install/setup.bash":
+                assert built and cwd == str(clone.parents[1])
+            elif words[:2] == ["ros2", "launch"]:
+                assert words[2] == "enet_ros"
+                given = dict(w.split(":=", 1) for w in words[4:])
+                launched = run(REPO_ROOT / "launch" / words[3], "humble", given)
+                assert set(given) <= set(launched.arguments)
+    assert steps[-1] == "ros2" and built
+    assert "colcon test --packages-select enet_ros" in section

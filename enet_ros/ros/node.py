@@ -9,6 +9,11 @@ Threads: the executor runs the subscription callbacks, the parameter services an
 diagnostics timer; one worker thread runs inference. The image callback only drops the frame
 into a one-place slot, so a slow network never makes the node fall behind the camera: the
 newest frame replaces one not yet processed, and the replaced frame is counted as dropped.
+
+ROS 2 distributions: only API that Humble, Jazzy and Kilted all have (test/test_ros_distro_api.py
+checks every call against each one's released rclpy), or a feature check with a fallback.
+Run-time parameter changes are judged by the set-parameters callback Humble already has, and the
+worker reads the accepted values from the node, so no post-set callback (Iron and later) is needed.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -37,13 +43,16 @@ from enet_ros.image_codec import ImageCodecError
 from enet_ros.model_file import ModelFileError, open_model_file
 from enet_ros.palette import PaletteError, load_palette
 from enet_ros.ros import camera_info as caminfo
-from enet_ros.ros import params, pipeline
+from enet_ros.ros import dependencies, params, pipeline
 from enet_ros.ros.frame_slot import LatestSlot
 from enet_ros.ros.stats import NodeStats, SequenceGaps
 from enet_ros.segmenter import Segmenter
 
 NODE_NAME = "enet_segment"
 LOG_THROTTLE_S = 5.0
+# Iron and later pass rmw's message info (publication sequence numbers, so frames lost before
+# delivery can be counted) to a subscription callback that takes two arguments; Humble never does.
+MESSAGE_INFO = hasattr(Subscription, "CallbackType")
 
 
 class StartupError(Exception):
@@ -71,14 +80,15 @@ class SegmentNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
-        self._stats = NodeStats()
+        self._stats = NodeStats(counts_lost=MESSAGE_INFO)
         self._gaps = SequenceGaps()
         self._camera_info: CameraInfo | None = None
         self._worker: threading.Thread | None = None
         self._engine: Any = None
-        self._live: dict[str, Any] = {}
 
     def _value(self, name: str) -> Any:
+        """A parameter's current value. The worker reads the run-time ones (overlay_alpha, the
+        output switches) here for every frame: a dict lookup, and always the accepted value."""
         return self.get_parameter(name).value
 
     # -- start-up --------------------------------------------------------------------------
@@ -89,8 +99,6 @@ class SegmentNode(Node):
         try:
             for spec in params.PARAMS:  # an override out of range or of the wrong type raises
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-            self._live = {name: self._value(name) for name in ("overlay_alpha",)
-                          + params.OUTPUT_SWITCHES}
             for name in ("engine", "output_resolution", "transport"):
                 params.check_choice(name, self._value(name))
             path = params.resolve_model(self._value("model"))
@@ -113,6 +121,8 @@ class SegmentNode(Node):
             began = time.perf_counter()
             self._segmenter.segment(np.zeros((*size, 3), np.uint8))
             log.info(f"warm-up inference took {(time.perf_counter() - began) * 1e3:.0f} ms")
+        except ModuleNotFoundError as err:  # onnx, onnxruntime: imported when first needed
+            raise StartupError(dependencies.missing_message(err)) from None
         except (ParameterException, FileNotFoundError, ModelFileError, PaletteError, ValueError,
                 RuntimeError) as err:
             # ModelFileError, PaletteError, SegmenterError are ValueErrors, EngineError a
@@ -124,7 +134,6 @@ class SegmentNode(Node):
                                 read_only=True), ignore_override=True)
         self._wire()
         self.add_on_set_parameters_callback(self._validate)
-        self.add_post_set_parameters_callback(self._apply)
         self._worker = threading.Thread(target=self._work, name="enet_worker", daemon=True)
         self._worker.start()
         log.info(f"segmenting {self._image_topic} -> {self.resolve_topic_name('enet')}/*")
@@ -144,8 +153,9 @@ class SegmentNode(Node):
             msg_type, topic = CompressedImage, "image/compressed"
         else:
             msg_type, topic = Image, "image"
-        self.create_subscription(msg_type, topic, self._on_image, camera_qos,
-                                 qos_overriding_options=qos_options)
+        self.create_subscription(msg_type, topic,
+                                 self._on_image_with_info if MESSAGE_INFO else self._on_image,
+                                 camera_qos, qos_overriding_options=qos_options)
         self._image_topic = self.resolve_topic_name(topic)
         if self._value("use_camera_info"):
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
@@ -163,20 +173,17 @@ class SegmentNode(Node):
                     return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
-    def _apply(self, changes: list[Parameter]) -> None:
-        """After rclpy accepted a change: the worker reads these values for the next frame."""
-        for change in changes:
-            if change.name in self._live:
-                self._live[change.name] = change.value
-                self.get_logger().info(f"{change.name} set to {change.value}")
-
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
-        """Count the frame and hand it to the worker: nothing slow here, so the executor is
-        always free to take the next frame (``info`` is rmw's message info: sequence gaps)."""
-        self._stats.count("received")
+    def _on_image_with_info(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+        """``_on_image`` where rclpy passes rmw's message info: count the sequence gap first."""
         self._stats.count("lost", self._gaps.see(info.get("publication_sequence_number")))
+        self._on_image(msg)
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        """Count the frame and hand it to the worker: nothing slow here, so the executor is
+        always free to take the next frame."""
+        self._stats.count("received")
         self._stats.input_rate.tick()
         if isinstance(msg, CompressedImage):
             frame: Any = pipeline.CompressedFrame(msg.format, msg.data)
@@ -190,7 +197,7 @@ class SegmentNode(Node):
 
     def _listened(self, name: str) -> bool:
         """Enabled and subscribed: only then is output ``name`` worth computing."""
-        return bool(self._live[f"publish_{name}"]) and (
+        return bool(self._value(f"publish_{name}")) and (
             self._pubs[name].get_subscription_count() > 0)
 
     # -- worker ----------------------------------------------------------------------------
@@ -209,7 +216,7 @@ class SegmentNode(Node):
             self._stats.count("idle")
             return
         try:
-            out = pipeline.run(self._segmenter, frame, wanted, self._live["overlay_alpha"])
+            out = pipeline.run(self._segmenter, frame, wanted, self._value("overlay_alpha"))
         except ImageCodecError as err:
             self._stats.count("rejected")
             log.warning(f"skipping a malformed frame: {err}",
@@ -237,7 +244,7 @@ class SegmentNode(Node):
 
     def _publish_camera_info(self, header: Header, height: int, width: int) -> None:
         info = self._camera_info
-        if info is None or not self._live["publish_camera_info"] \
+        if info is None or not self._value("publish_camera_info") \
                 or self._info_pub.get_subscription_count() == 0:
             return
         try:
@@ -255,11 +262,15 @@ class SegmentNode(Node):
         self._info_pub.publish(msg)
 
     def _publish_diagnostics(self) -> None:
+        """One status per node, named by its fully qualified name (/front/enet_segment) and
+        with the camera topic as hardware_id, so that several cameras stay apart in
+        rqt_robot_monitor and diagnostic_aggregator."""
         level, message, values = self._stats.summary(
             self._slot.dropped, self._engine.name, self._engine.providers,
             {"input topic": self._image_topic})
-        status = DiagnosticStatus(level=bytes([level]), name=f"{self.get_name()}: segmentation",
-                                  message=message, hardware_id=self._engine.name,
+        status = DiagnosticStatus(level=bytes([level]),
+                                  name=f"{self.get_fully_qualified_name()}: segmentation",
+                                  message=message, hardware_id=self._image_topic,
                                   values=[KeyValue(key=k, value=v) for k, v in values])
         self._diag_pub.publish(DiagnosticArray(header=Header(
             stamp=self.get_clock().now().to_msg()), status=[status]))

@@ -125,6 +125,7 @@ class NodeStats:
     idle: int = 0            # frames skipped because nobody listened to any output
     inferred: int = 0        # frames run through the network
     published: int = 0       # frames whose outputs were published
+    counts_lost: bool = True  # False where rclpy gives no message info (Humble): lost unknown
     input_rate: RateMeter = field(default_factory=RateMeter)
     output_rate: RateMeter = field(default_factory=RateMeter)
     latency: LatencyWindow = field(default_factory=LatencyWindow)
@@ -149,7 +150,8 @@ class NodeStats:
         """
         with self._lock:
             counts = {"frames received": self.received, "frames dropped": dropped,
-                      "frames lost before delivery": self.lost,
+                      "frames lost before delivery":
+                          self.lost if self.counts_lost else "n/a (no message info in this rclpy)",
                       "frames rejected": self.rejected, "frames failed": self.failed,
                       "frames skipped (no subscribers)": self.idle,
                       "frames inferred": self.inferred, "frames published": self.published}
