@@ -10,13 +10,14 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.bag import BagError, segment_bag
+from enet_ros.bag import BAG_FILE_SUFFIXES, BagError, bag_frames, segment_bag
 from enet_ros.engines import ENGINE_KINDS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
 from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand_inputs,
@@ -24,7 +25,7 @@ from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand
 from enet_ros.model_file import ModelFile, ModelFileError, open_model_file
 from enet_ros.palette import Palette, PaletteError, load_palette
 from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
-from enet_ros.shipped import DEFAULT_MODEL, default_model
+from enet_ros.shipped import DEFAULT_MODEL, default_model, sample_frames
 
 
 class CliError(ValueError):
@@ -77,6 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="what a model file holds")
     info.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
                       help=f"model file (default: the shipped {DEFAULT_MODEL})")
+
+    demo = commands.add_parser(
+        "demo", help="run segment_node on frames played as a ROS 2 camera, write what it "
+                     "publishes (needs rclpy: pip install '.[ros]')")
+    demo.add_argument("input", type=Path, nargs="?", default=None, metavar="INPUT",
+                      help="image, folder of images, video or rosbag2 (default: the shipped "
+                           "sample frames); looped to fill --seconds")
+    demo.add_argument("--out", type=Path, default=Path("demo_out"),
+                      help="folder for overlay.mp4, contact_sheet.png and the node's log "
+                           "(default demo_out)")
+    demo.add_argument("--seconds", type=float, default=10.0,
+                      help="how long the camera plays (default 10)")
+    demo.add_argument("--rate", type=float, default=10.0,
+                      help="camera frame rate in Hz (default 10)")
+    demo.add_argument("--image-topic", default=None,
+                      help="a bag's image topic to play (default: its first image topic)")
+    demo.add_argument("--model", type=Path, default=None,
+                      help=f"model file for the node (default: the shipped {DEFAULT_MODEL})")
 
     build = commands.add_parser("build-engine",
                                 help="build and cache the TensorRT engine of a model file")
@@ -240,6 +259,54 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_frames(source: Path | None, image_topic: str | None
+                 ) -> Callable[[], Iterator[tuple[object, np.ndarray]]]:
+    """(key, RGB) frames of the demo's input, each unreadable one reported once on stderr;
+    read once here so that a bad input fails before the node starts."""
+    if source is not None and (source.suffix in BAG_FILE_SUFFIXES
+                               or (source / "metadata.yaml").is_file()):
+        def items() -> Iterator[Frame | Unreadable]:
+            return bag_frames(source, image_topic)
+    else:
+        files = expand_inputs([source]) if source is not None else sample_frames()
+
+        def items() -> Iterator[Frame | Unreadable]:
+            return read_frames(files)
+    reported: set[str] = set()
+
+    def frames() -> Iterator[tuple[object, np.ndarray]]:
+        for item in items():
+            if isinstance(item, Frame):
+                yield (item.source, item.index), item.rgb
+            elif str(item) not in reported:
+                reported.add(str(item))
+                print(f"enet-ros demo: skipped {item.source}: {item.reason}", file=sys.stderr)
+    if next(frames(), None) is None:
+        raise CliError(f"{source or 'the shipped samples'}: no readable frame to play")
+    return frames
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from enet_ros.ros.demo import DemoError, run_demo
+    except ImportError as err:
+        raise CliError(f"demo needs ROS 2's Python packages ({err.name} is missing): "
+                       f"pip install '.[ros]', or source a ROS 2 installation") from None
+    model = open_model_file(_model_path(args))
+    frames = _demo_frames(args.input, args.image_topic)
+    try:
+        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), args.out,
+                          args.seconds, args.rate)
+    except DemoError as err:
+        raise CliError(str(err)) from None
+    print(result.summary())
+    print(f"wrote {result.video} and {result.sheet}; segment_node's log: {result.node_log}")
+    if result.node_status != 0:
+        print(f"enet-ros demo: segment_node exited with status {result.node_status}",
+              file=sys.stderr)
+    return 0 if result.overlays and result.node_status == 0 else 1
+
+
 def cmd_build_engine(args: argparse.Namespace) -> int:
     from enet_ros.engines import tensorrt_available
     model = open_model_file(_model_path(args))
@@ -252,7 +319,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "bag": cmd_bag, "bench": cmd_bench, "info": cmd_info,
-            "build-engine": cmd_build_engine}
+            "build-engine": cmd_build_engine, "demo": cmd_demo}
 EXPECTED_ERRORS = (CliError, ModelFileError, PaletteError, EngineError, SegmenterError,
                    ImageCodecError, BagError, InputError, OSError)
 
