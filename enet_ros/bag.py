@@ -45,22 +45,25 @@ class BagSummary:
 
 
 def _storage_of(path: Path) -> StoragePlugin:
-    if path.is_file():
-        return StoragePlugin.MCAP if path.suffix == ".mcap" else StoragePlugin.SQLITE3
     return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
 
 
+def is_bag(path: Path) -> bool:
+    """A rosbag2 as `ros2 bag record` writes it: a folder with metadata.yaml."""
+    return (path / "metadata.yaml").is_file()
+
+
 def _check_is_bag(src: Path) -> None:
-    """BagError unless src is what rosbags reads: a rosbag2 folder or one .mcap/.db3 file."""
+    """BagError, saying what src is instead, unless it is a rosbag2 folder."""
     if not src.exists():
         raise BagError(f"input bag {src} does not exist")
-    if src.is_file() and src.suffix not in BAG_FILE_SUFFIXES:
-        raise BagError(f"{src} is not a bag: a rosbag2 is a folder with metadata.yaml, or "
-                       f"one {' or '.join(BAG_FILE_SUFFIXES)} file")
-    if src.is_dir() and not (src / "metadata.yaml").is_file():
+    if not src.is_dir():
+        raise BagError(f"{src} is not a bag: a rosbag2 is the folder `ros2 bag record` writes, "
+                       f"with metadata.yaml and .mcap or .db3 files")
+    if not is_bag(src):
         storage = sorted(p.name for p in src.iterdir() if p.suffix in BAG_FILE_SUFFIXES)
-        hint = (f"; it holds {', '.join(storage)}: pass one of them, or restore metadata.yaml "
-                f"with `ros2 bag reindex {src}`") if storage else ""
+        hint = (f"; it holds {', '.join(storage)}: an interrupted recording? "
+                f"`ros2 bag reindex {src}` restores metadata.yaml") if storage else ""
         raise BagError(f"{src} is not a rosbag2 folder (no metadata.yaml){hint}")
 
 

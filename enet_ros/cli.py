@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.bag import BAG_FILE_SUFFIXES, BagError, bag_frames, segment_bag
+from enet_ros.bag import BagError, bag_frames, is_bag, segment_bag
 from enet_ros.engines import ENGINE_KINDS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
 from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand_inputs,
@@ -263,8 +263,7 @@ def _demo_frames(source: Path | None, image_topic: str | None
                  ) -> Callable[[], Iterator[tuple[object, np.ndarray]]]:
     """(key, RGB) frames of the demo's input, each unreadable one reported once on stderr;
     read once here so that a bad input fails before the node starts."""
-    if source is not None and (source.suffix in BAG_FILE_SUFFIXES
-                               or (source / "metadata.yaml").is_file()):
+    if source is not None and is_bag(source):
         def items() -> Iterator[Frame | Unreadable]:
             return bag_frames(source, image_topic)
     else:

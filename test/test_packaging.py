@@ -67,3 +67,17 @@ def test_package_xml_parses_as_an_ament_python_package():
     runtime = {d.name for d in package.exec_depends}
     assert {"rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs"} <= runtime
     assert f'version="{package.version}"' in (ROOT / "setup.py").read_text(encoding="utf-8")
+
+
+def test_installed_package_finds_its_shipped_files_through_the_ament_prefix(install, tmp_path):
+    """Under ROS 2 the shipped model and samples come from share/enet_ros of the install."""
+    site = next((install / "lib").glob("python3*/site-packages"))
+    env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(install)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "from enet_ros import shipped; from enet_ros.ros.params import "
+         "resolve_model; print(resolve_model('')); print(shipped.sample_frames()[0].parent)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    share = install / "share" / "enet_ros"
+    assert probe.stdout.split() == [str(share / "models" / "enet_camvid.onnx"),
+                                    str(share / "samples")]
