@@ -1,14 +1,23 @@
 """enet_ros: an ament_python ROS 2 package that also installs with plain pip.
 
-`pip install .` gives the robot runtime (no torch); `pip install .[train]` adds what the
-offline training needs; `pip install .[test]` adds the test tools and real ROS 2 Jazzy rclpy
-from PyPI. colcon builds the same file as an ament_python package.
+`pip install .` gives the robot runtime (no torch); `pip install .[ros]` adds ROS 2 Jazzy's
+rclpy from PyPI for the node and `enet-ros demo`; `pip install .[train]` adds what the offline
+training needs; `pip install .[test]` adds the test tools and the same rclpy. colcon builds
+the same file as an ament_python package.
 """
 from glob import glob
 
 from setuptools import find_packages, setup
 
 PACKAGE = "enet_ros"
+# ROS 2 Jazzy's Python stack as community wheels on PyPI (cp311): what segment_node and
+# `enet-ros demo` need where no ROS 2 installation brings its own rclpy.
+ROS_JAZZY_WHEELS = [
+    "ros-rclpy[fastrtps]==7.1.6",
+    "ros-sensor-msgs==5.3.6",
+    "ros-std-msgs==5.3.6",
+    "ros-diagnostic-msgs==5.3.6",
+]
 
 
 def share(folder: str, pattern: str = "*") -> tuple[str, list[str]]:
@@ -35,6 +44,8 @@ setup(
         share("rviz", "*.rviz"),
         share("models", "*.onnx"),
         share("models", "*.md"),
+        share("samples", "*.jpg"),
+        share("samples", "*.md"),
     ],
     install_requires=[
         "numpy>=1.24",
@@ -54,16 +65,15 @@ setup(
             "tensorboard>=2.14",
             "matplotlib>=3.7",
         ],
-        # Test-only: real ROS 2 Jazzy Python stack from PyPI community wheels. Never a runtime
-        # dependency, since a ROS 2 installation brings its own rclpy.
+        # The node and the demo without a ROS 2 installation: `pip install ".[ros]"`. Never a
+        # plain dependency, since a ROS 2 installation brings its own rclpy.
+        "ros": ROS_JAZZY_WHEELS,
+        # Tests run the node for real, with the same wheels.
         "test": [
             "pytest>=7",
             "hypothesis>=6",
             "torchmetrics>=1.0",
-            "ros-rclpy[fastrtps]==7.1.6",
-            "ros-sensor-msgs==5.3.6",
-            "ros-std-msgs==5.3.6",
-            "ros-diagnostic-msgs==5.3.6",
+            *ROS_JAZZY_WHEELS,
             "colcon-core",
             "colcon-ros",
             "catkin_pkg",

@@ -7,6 +7,7 @@ Uses rosbags (pure Python), so no ROS installation is needed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ from tqdm import tqdm
 
 from enet_ros.image_codec import (ImageCodecError, decode_compressed, decode_image,
                                   encode_image, overlay_encoding)
+from enet_ros.inputs import Frame, Unreadable
 from enet_ros.segmenter import Segmenter
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
+BAG_FILE_SUFFIXES = (".mcap", ".db3")
 
 
 class BagError(ValueError):
@@ -43,6 +46,35 @@ class BagSummary:
 
 def _storage_of(path: Path) -> StoragePlugin:
     return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
+
+
+def is_bag(path: Path) -> bool:
+    """A rosbag2 as `ros2 bag record` writes it: a folder with metadata.yaml."""
+    return (path / "metadata.yaml").is_file()
+
+
+def _check_is_bag(src: Path) -> None:
+    """BagError, saying what src is instead, unless it is a rosbag2 folder."""
+    if not src.exists():
+        raise BagError(f"input bag {src} does not exist")
+    if not src.is_dir():
+        raise BagError(f"{src} is not a bag: a rosbag2 is the folder `ros2 bag record` writes, "
+                       f"with metadata.yaml and .mcap or .db3 files")
+    if not is_bag(src):
+        storage = sorted(p.name for p in src.iterdir() if p.suffix in BAG_FILE_SUFFIXES)
+        hint = (f"; it holds {', '.join(storage)}: an interrupted recording? "
+                f"`ros2 bag reindex {src}` restores metadata.yaml") if storage else ""
+        raise BagError(f"{src} is not a rosbag2 folder (no metadata.yaml){hint}")
+
+
+def _check_image_topic(src: Path, topics: dict[str, str], topic: str) -> None:
+    """BagError unless the bag has ``topic`` and it carries images."""
+    if topic not in topics:
+        images = sorted(t for t, kind in topics.items() if kind in (IMAGE, COMPRESSED))
+        raise BagError(f"bag {src} has no topic {topic!r}; its image topics: "
+                       f"{', '.join(images) or 'none'} (all: {', '.join(sorted(topics))})")
+    if topics[topic] not in (IMAGE, COMPRESSED):
+        raise BagError(f"{topic} carries {topics[topic]}, not an Image or CompressedImage")
 
 
 def _copy_connection(writer: Writer, conn: Connection, added: dict[tuple, Connection]
@@ -74,8 +106,7 @@ def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: S
     are skipped and counted (a bag with one corrupt frame is still worth segmenting).
     """
     src, dst = Path(src), Path(dst)
-    if not src.exists():
-        raise BagError(f"input bag {src} does not exist")
+    _check_is_bag(src)
     if dst.exists():
         raise BagError(f"output bag {dst} exists already; choose a new path")
     typestore = get_typestore(Stores.ROS2_JAZZY)
@@ -84,12 +115,7 @@ def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: S
     try:
         with Reader(src) as reader:
             topics = {c.topic: c.msgtype for c in reader.connections}
-            if image_topic not in topics:
-                raise BagError(f"bag {src} has no topic {image_topic!r}; it has: "
-                               f"{', '.join(sorted(topics))}")
-            if topics[image_topic] not in (IMAGE, COMPRESSED):
-                raise BagError(f"{image_topic} carries {topics[image_topic]}, not an Image or "
-                               f"CompressedImage")
+            _check_image_topic(src, topics, image_topic)
             outputs = {f"{prefix}/{name}" for name in ("labels", "color", "overlay")}
             if clash := outputs & set(topics):
                 raise BagError(f"bag {src} already has {', '.join(sorted(clash))}; choose "
@@ -130,3 +156,32 @@ def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: S
     except (ReaderError, WriterError, SerdeError) as err:
         raise BagError(f"cannot segment bag {src} into {dst}: {err}") from None
     return summary
+
+
+def bag_frames(src: str | Path, image_topic: str | None = None) -> Iterator[Frame | Unreadable]:
+    """The frames of a bag's image topic (default: its first Image or CompressedImage topic) in
+    recording order, as inputs.read_frames gives those of files: an Unreadable for each
+    message that cannot be decoded."""
+    src = Path(src)
+    _check_is_bag(src)
+    typestore = get_typestore(Stores.ROS2_JAZZY)
+    try:
+        with Reader(src) as reader:
+            topics = {c.topic: c.msgtype for c in reader.connections}
+            if image_topic is None:
+                image_topic = next((t for t, kind in sorted(topics.items())
+                                    if kind in (IMAGE, COMPRESSED)), None)
+                if image_topic is None:
+                    raise BagError(f"bag {src} has no Image or CompressedImage topic; it has: "
+                                   f"{', '.join(sorted(topics)) or 'none'}")
+            _check_image_topic(src, topics, image_topic)
+            wanted = [c for c in reader.connections if c.topic == image_topic]
+            for index, (conn, _, raw) in enumerate(reader.messages(connections=wanted)):
+                try:
+                    rgb = _decode(typestore.deserialize_cdr(raw, conn.msgtype), conn.msgtype)[0]
+                except ImageCodecError as err:
+                    yield Unreadable(src, f"{image_topic} message {index}: {err}")
+                    continue
+                yield Frame(src, index, rgb)
+    except (ReaderError, SerdeError) as err:
+        raise BagError(f"cannot read bag {src}: {err}") from None

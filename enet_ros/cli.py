@@ -10,22 +10,22 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.bag import BagError, segment_bag
+from enet_ros.bag import BagError, bag_frames, is_bag, segment_bag
 from enet_ros.engines import ENGINE_KINDS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
+from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand_inputs,
+                             read_frames)
 from enet_ros.model_file import ModelFile, ModelFileError, open_model_file
 from enet_ros.palette import Palette, PaletteError, load_palette
 from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
+from enet_ros.shipped import DEFAULT_MODEL, default_model, sample_frames
 
 
 class CliError(ValueError):
@@ -33,7 +33,8 @@ class CliError(ValueError):
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, type=Path, help="exported .onnx model file")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"exported .onnx model file (default: the shipped {DEFAULT_MODEL})")
     parser.add_argument("--engine", default="auto", choices=ENGINE_KINDS,
                         help="inference back end (default: auto = TensorRT if usable, else "
                              "ONNX Runtime)")
@@ -75,75 +76,50 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(width=640, height=360)
 
     info = commands.add_parser("info", help="what a model file holds")
-    info.add_argument("model", type=Path, metavar="MODEL")
+    info.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
+                      help=f"model file (default: the shipped {DEFAULT_MODEL})")
+
+    demo = commands.add_parser(
+        "demo", help="run segment_node on frames played as a ROS 2 camera, write what it "
+                     "publishes (needs rclpy: pip install '.[ros]')")
+    demo.add_argument("input", type=Path, nargs="?", default=None, metavar="INPUT",
+                      help="image, folder of images, video or rosbag2 (default: the shipped "
+                           "sample frames); looped to fill --seconds")
+    demo.add_argument("--out", type=Path, default=Path("demo_out"),
+                      help="folder for overlay.mp4, contact_sheet.png and the node's log "
+                           "(default demo_out)")
+    demo.add_argument("--seconds", type=float, default=10.0,
+                      help="how long the camera plays (default 10)")
+    demo.add_argument("--rate", type=float, default=10.0,
+                      help="camera frame rate in Hz (default 10)")
+    demo.add_argument("--image-topic", default=None,
+                      help="a bag's image topic to play (default: its first image topic)")
+    demo.add_argument("--model", type=Path, default=None,
+                      help=f"model file for the node (default: the shipped {DEFAULT_MODEL})")
 
     build = commands.add_parser("build-engine",
                                 help="build and cache the TensorRT engine of a model file")
-    build.add_argument("model", type=Path, metavar="MODEL")
+    build.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
+                       help=f"model file (default: the shipped {DEFAULT_MODEL})")
     build.add_argument("--fp16", action="store_true", help="half precision")
     build.add_argument("--cache-dir", type=Path, default=None,
                        help="engine cache folder (default ~/.cache/enet_ros/tensorrt)")
     return parser
 
 
+def _model_path(args: argparse.Namespace) -> Path:
+    """--model (or MODEL) when given, else the shipped model of the installed package."""
+    return args.model if args.model is not None else default_model()
+
+
 def _segmenter(args: argparse.Namespace) -> Segmenter:
-    model = open_model_file(args.model)
+    model = open_model_file(_model_path(args))
     engine = open_engine(args.engine, model, threads=args.threads, fp16=args.fp16)
     if (args.width is None) != (args.height is None):
         raise CliError("give both --width and --height, or neither")
     size = (args.height, args.width) if args.width is not None else None
     return Segmenter(engine, load_palette(args.palette, model.metadata), size,
                      args.output_resolution)
-
-
-def _frames(inputs: list[Path]) -> Iterator[tuple[Path, int, np.ndarray]]:
-    """(source, frame index, RGB frame) for every image and video frame of the inputs."""
-    for source in _expand(inputs):
-        if source.suffix.lower() in IMAGE_SUFFIXES:
-            bgr = cv2.imread(str(source), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise CliError(f"cannot read image {source}")
-            yield source, 0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            continue
-        video = cv2.VideoCapture(str(source))
-        if not video.isOpened():
-            raise CliError(f"cannot open video {source}")
-        index = 0
-        while True:
-            ok, bgr = video.read()
-            if not ok:
-                break
-            yield source, index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            index += 1
-        video.release()
-
-
-def _expand(inputs: list[Path]) -> list[Path]:
-    """Files to segment: the given images and videos, and the images of given folders."""
-    files = []
-    for path in inputs:
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif not path.is_file():
-            raise CliError(f"input {path} does not exist")
-        elif path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-            files.append(path)
-        else:
-            raise CliError(f"input {path}: not an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
-                           f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})")
-    return files
-
-
-def _frame_count(files: list[Path]) -> int:
-    total = 0
-    for path in files:
-        if path.suffix.lower() in VIDEO_SUFFIXES:
-            video = cv2.VideoCapture(str(path))
-            total += max(int(video.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
-            video.release()
-        else:
-            total += 1
-    return total
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -160,30 +136,49 @@ def _print_summary(frames: int, seconds: float, class_pixels: np.ndarray,
         print(f"  {name:<16} {100.0 * class_pixels[index] / total:6.2f} %")
 
 
+def _skip(unreadable: Unreadable) -> None:
+    tqdm.write(f"enet-ros segment: skipped {unreadable.source}: {unreadable.reason}",
+               file=sys.stderr)
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     segmenter = _segmenter(args)
-    files = _expand(args.inputs)
+    files = expand_inputs(args.inputs)
     args.out.mkdir(parents=True, exist_ok=True)
     class_pixels = np.zeros(256, np.int64)
-    frames, seconds = 0, 0.0
-    for source, index, rgb in tqdm(_frames(files), total=_frame_count(files), unit="frame"):
+    frames, seconds, skipped = 0, 0.0, 0
+    for item in tqdm(read_frames(files), total=count_frames(files), unit="frame"):
+        if isinstance(item, Unreadable):
+            _skip(item)
+            skipped += 1
+            continue
         start = time.perf_counter()
-        result = segmenter.segment(rgb, overlay_alpha=args.alpha)
+        result = segmenter.segment(item.rgb, overlay_alpha=args.alpha)
         seconds += time.perf_counter() - start
         frames += 1
         class_pixels += np.bincount(result.labels.ravel(), minlength=256)
-        is_video = source.suffix.lower() in VIDEO_SUFFIXES
-        folder = args.out / source.stem if is_video else args.out
+        folder, stem = _output_name(args.out, item)
         folder.mkdir(exist_ok=True)
-        stem = f"{index:06d}" if is_video else source.stem
         (folder / f"{stem}_labels.png").write_bytes(segmenter.palette.to_indexed_png(result.labels))
         _write_png(folder / f"{stem}_color.png", result.color)
         _write_png(folder / f"{stem}_overlay.png", result.overlay)
     if not frames:
-        raise CliError("no images or video frames found in the inputs")
+        raise CliError(f"none of the {skipped} inputs could be read" if skipped
+                       else "no images or video frames found in the inputs")
     _print_summary(frames, seconds, class_pixels, segmenter.palette)
     print(f"wrote labels (indexed PNG), colour masks and overlays to {args.out}")
+    if skipped:
+        print(f"enet-ros segment: {skipped} of {skipped + frames} inputs could not be read "
+              f"(listed above) and were skipped", file=sys.stderr)
+        return 1
     return 0
+
+
+def _output_name(out: Path, frame: Frame) -> tuple[Path, str]:
+    """Folder and file stem of a frame's outputs: out/<image stem>, out/<video>/<index>."""
+    if frame.from_video:
+        return out / frame.source.stem, f"{frame.index:06d}"
+    return out, frame.source.stem
 
 
 def cmd_bag(args: argparse.Namespace) -> int:
@@ -233,7 +228,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             run()
             samples.append((time.perf_counter() - start) * 1e3)
         timings[name] = samples
-    print(f"{args.model.name} on {engine.name} ({', '.join(engine.providers)}), network "
+    print(f"{_model_path(args).name} on {engine.name} ({', '.join(engine.providers)}), network "
           f"{segmenter.input_size[1]}x{segmenter.input_size[0]}, frames {width}x{height} bgr8, "
           f"{args.runs} runs")
     for name, samples in timings.items():
@@ -244,7 +239,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    model: ModelFile = open_model_file(args.model)
+    model: ModelFile = open_model_file(_model_path(args))
     meta = model.metadata
     size = f"{model.fixed_size[1]}x{model.fixed_size[0]} fixed" if model.fixed_size \
         else "dynamic (multiples of 8)"
@@ -264,9 +259,56 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_frames(source: Path | None, image_topic: str | None
+                 ) -> Callable[[], Iterator[tuple[object, np.ndarray]]]:
+    """(key, RGB) frames of the demo's input, each unreadable one reported once on stderr;
+    read once here so that a bad input fails before the node starts."""
+    if source is not None and is_bag(source):
+        def items() -> Iterator[Frame | Unreadable]:
+            return bag_frames(source, image_topic)
+    else:
+        files = expand_inputs([source]) if source is not None else sample_frames()
+
+        def items() -> Iterator[Frame | Unreadable]:
+            return read_frames(files)
+    reported: set[str] = set()
+
+    def frames() -> Iterator[tuple[object, np.ndarray]]:
+        for item in items():
+            if isinstance(item, Frame):
+                yield (item.source, item.index), item.rgb
+            elif str(item) not in reported:
+                reported.add(str(item))
+                print(f"enet-ros demo: skipped {item.source}: {item.reason}", file=sys.stderr)
+    if next(frames(), None) is None:
+        raise CliError(f"{source or 'the shipped samples'}: no readable frame to play")
+    return frames
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from enet_ros.ros.demo import DemoError, run_demo
+    except ImportError as err:
+        raise CliError(f"demo needs ROS 2's Python packages ({err.name} is missing): "
+                       f"pip install '.[ros]', or source a ROS 2 installation") from None
+    model = open_model_file(_model_path(args))
+    frames = _demo_frames(args.input, args.image_topic)
+    try:
+        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), args.out,
+                          args.seconds, args.rate)
+    except DemoError as err:
+        raise CliError(str(err)) from None
+    print(result.summary())
+    print(f"wrote {result.video} and {result.sheet}; segment_node's log: {result.node_log}")
+    if result.node_status != 0:
+        print(f"enet-ros demo: segment_node exited with status {result.node_status}",
+              file=sys.stderr)
+    return 0 if result.overlays and result.node_status == 0 else 1
+
+
 def cmd_build_engine(args: argparse.Namespace) -> int:
     from enet_ros.engines import tensorrt_available
-    model = open_model_file(args.model)
+    model = open_model_file(_model_path(args))
     if not tensorrt_available():
         raise CliError("build-engine needs TensorRT (tensorrt and cuda-python) and a CUDA GPU")
     from enet_ros.engines.tensorrt_engine import cached_engine
@@ -276,9 +318,9 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "bag": cmd_bag, "bench": cmd_bench, "info": cmd_info,
-            "build-engine": cmd_build_engine}
+            "build-engine": cmd_build_engine, "demo": cmd_demo}
 EXPECTED_ERRORS = (CliError, ModelFileError, PaletteError, EngineError, SegmenterError,
-                   ImageCodecError, BagError, OSError)
+                   ImageCodecError, BagError, InputError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 import yaml
 
 from enet_ros.model_file import ModelMetadata
+from enet_ros.shipped import share_dirs
 
 PALETTE_SUFFIXES = (".yaml", ".yml")
 
@@ -116,15 +116,26 @@ class Palette:
                 + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
                 + chunk(b"IEND", b""))
 
+def generated_palette(class_names: Sequence[str]) -> Palette:
+    """Distinct colours for a model whose data set has no palette, the same on every run.
+
+    The PASCAL VOC bit-interleaved colour map of ids 1..N (config/palettes/sun.yaml is made the
+    same way): it spreads each id's bits over the high bits of R, G and B, so every id below
+    2**24 gets its own colour, and starting at 1 skips its only black one.
+    """
+    colours = np.zeros((len(class_names), 3), np.uint8)
+    for index in range(len(class_names)):
+        code = index + 1
+        for bit in range(7, -1, -1):
+            colours[index] |= np.array([code & 1, code >> 1 & 1, code >> 2 & 1], np.uint8) << bit
+            code >>= 3
+    return Palette(tuple(class_names), colours)
+
+
 def palette_dirs() -> list[Path]:
-    """Where named palettes may live, most specific first: the source tree next to this
-    package, a pip or colcon install's share dir under sys.prefix, and every ament prefix."""
-    dirs = [Path(__file__).resolve().parent.parent / "config" / "palettes",
-            Path(sys.prefix) / "share" / "enet_ros" / "config" / "palettes"]
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        if prefix:
-            dirs.append(Path(prefix) / "share" / "enet_ros" / "config" / "palettes")
-    return dirs
+    """Where named palettes may live: config/palettes of each folder of shipped files
+    (enet_ros.shipped: the source checkout, the pip install, every ament prefix)."""
+    return [folder / "config" / "palettes" for folder in share_dirs()]
 
 
 def named_palettes() -> list[str]:

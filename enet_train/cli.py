@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from enet_ros.cli import IMAGE_SUFFIXES
+from enet_ros.inputs import IMAGE_SUFFIXES
 from enet_ros.model_file import ModelFileError, ModelMetadata
-from enet_ros.palette import PaletteError, read_palette
+from enet_ros.palette import PaletteError, generated_palette, named_palettes, read_palette
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_CAMVID_VAL = REPO_ROOT.parent / "shared" / "datasets" / "camvid" / "val"
@@ -88,10 +88,10 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(names)} class names for a network with "
                          f"{ckpt.net.num_classes} classes: pass the names it was trained with")
     dataset = args.dataset or ckpt.args.get("dataset", "unknown")
-    palette_spec = args.palette or (dataset if dataset != "unknown" else None)
+    palette_spec = args.palette or (dataset if dataset in named_palettes() else None)
     height, width = args.height, args.width
-    colours = read_palette(palette_spec, names).colours if palette_spec else \
-        [(0, 0, 0)] * len(names)
+    colours = (read_palette(palette_spec, names) if palette_spec
+               else generated_palette(names)).colours
     metadata = ModelMetadata(
         class_names=tuple(names),
         palette=tuple(tuple(int(v) for v in c) for c in colours),

@@ -10,7 +10,8 @@ from _runtime_bags import TYPESTORE, header, write_bag
 from _runtime_fixtures import fixture_metadata, make_model_file, reference_labels
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from enet_ros.bag import BagError, segment_bag
+from enet_ros.bag import BagError, bag_frames, segment_bag
+from enet_ros.inputs import Unreadable
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import decode_image
 from enet_ros.model_file import open_model_file
@@ -80,6 +81,9 @@ def test_undecodable_frames_are_skipped_and_counted(tmp_path: Path,
     summary = segment_bag(path, tmp_path / "out", "/camera", segmenter, progress=False)
     assert (summary.frames, summary.skipped) == (0, 1)
     assert "truncated" in summary.first_skip_reason
+    [unreadable] = bag_frames(path)  # what the demo plays: the same frame, reported
+    assert isinstance(unreadable, Unreadable) and unreadable.source == path
+    assert unreadable.reason.startswith("/camera message 0:") and "truncated" in unreadable.reason
 
 
 def test_bad_requests_are_bag_errors(tmp_path: Path, segmenter: Segmenter) -> None:
@@ -92,3 +96,35 @@ def test_bad_requests_are_bag_errors(tmp_path: Path, segmenter: Segmenter) -> No
         segment_bag(tmp_path / "in", tmp_path / "in", "/camera/image_raw", segmenter)
     with pytest.raises(BagError, match="does not exist"):
         segment_bag(tmp_path / "missing", tmp_path / "out3", "/camera/image_raw", segmenter)
+
+
+def test_folders_and_files_that_are_not_bags(tmp_path: Path, segmenter: Segmenter) -> None:
+    write_bag(tmp_path / "bag", StoragePlugin.MCAP, [np.zeros((32, 48, 3), np.uint8)])
+    (tmp_path / "bag" / "metadata.yaml").unlink()  # as a recording killed before closing
+    mcap = next((tmp_path / "bag").glob("*.mcap")).name
+    with pytest.raises(BagError, match=rf"not a rosbag2 folder \(no metadata.yaml\); it holds "
+                                       rf"{mcap}: an interrupted recording\? `ros2 bag reindex "
+                                       rf"{tmp_path / 'bag'}` restores metadata.yaml"):
+        segment_bag(tmp_path / "bag", tmp_path / "out", "/camera/image_raw", segmenter)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BagError, match=r"empty is not a rosbag2 folder \(no metadata.yaml\)$"):
+        segment_bag(tmp_path / "empty", tmp_path / "out", "/camera/image_raw", segmenter)
+    with pytest.raises(BagError, match=f"{mcap} is not a bag: a rosbag2 is the folder"):
+        segment_bag(tmp_path / "bag" / mcap, tmp_path / "out", "/camera/image_raw", segmenter)
+
+
+def test_bag_frames_yields_the_frames_and_reports_undecodable_ones(tmp_path: Path) -> None:
+    frames = [np.full((32, 48, 3), (i * 40, 255 - i * 40, 7), np.uint8) for i in range(3)]
+    write_bag(tmp_path / "bag", StoragePlugin.SQLITE3, frames)
+    got = list(bag_frames(tmp_path / "bag"))  # the first image topic: /camera/image_raw
+    assert [(frame.source, frame.index) for frame in got] == [(tmp_path / "bag", i)
+                                                              for i in range(3)]
+    for frame, rgb in zip(got, frames):
+        np.testing.assert_array_equal(frame.rgb, rgb)
+    with pytest.raises(BagError, match="/chatter carries std_msgs/msg/String"):
+        list(bag_frames(tmp_path / "bag", "/chatter"))
+    with Writer(tmp_path / "text_only", version=Writer.VERSION_LATEST,
+                storage_plugin=StoragePlugin.MCAP) as writer:
+        writer.add_connection("/chatter", "std_msgs/msg/String", typestore=TYPESTORE)
+    with pytest.raises(BagError, match="has no Image or CompressedImage topic; it has: /chatter"):
+        list(bag_frames(tmp_path / "text_only"))

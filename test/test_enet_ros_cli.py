@@ -10,7 +10,7 @@ from _runtime_bags import write_bag
 from _runtime_fixtures import make_model_file, reference_labels
 from rosbags.rosbag2 import Reader, StoragePlugin
 
-from enet_ros.cli import main
+from enet_ros.cli import build_parser, main
 
 RNG = np.random.default_rng(5)
 
@@ -125,3 +125,82 @@ def test_build_engine_without_tensorrt(model: Path, capsys: pytest.CaptureFixtur
         pytest.skip("TensorRT is usable here")
     assert main(["build-engine", str(model)]) == 2
     assert "needs TensorRT" in capsys.readouterr().err
+
+
+def test_every_command_defaults_to_the_shipped_model(tmp_path: Path, monkeypatch:
+                                                     pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """`segment samples --out out`, `info` and `bench` need no --model, from any folder."""
+    from enet_ros import shipped
+    monkeypatch.chdir(tmp_path)
+    samples = shipped.sample_frames()
+    assert main(["segment", str(samples[0].parent), "--out", "out", "--threads", "1"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*_overlay.png")) == \
+        sorted(f"{p.stem}_overlay.png" for p in samples)
+    assert main(["info"]) == 0
+    printed = capsys.readouterr().out
+    assert f"model file   {shipped.default_model()}" in printed
+    assert "trained at   480x360 on camvid" in printed
+    assert main(["bench", "--runs", "1", "--width", "96", "--height", "64"]) == 0
+    assert "enet_camvid.onnx on " in capsys.readouterr().out
+    for argv in (["bag", "in", "out", "--image-topic", "/x"], ["build-engine"]):
+        assert build_parser().parse_args(argv).model is None  # None: the shipped model
+
+
+def test_segment_skips_unreadable_inputs_and_says_so(tmp_path: Path, model: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    good = {name: RNG.integers(0, 256, (32, 48, 3), dtype=np.uint8) for name in ("a", "c")}
+    for name, rgb in good.items():
+        _write_rgb(folder / f"{name}.png", rgb)
+    (folder / "b.png").write_bytes(b"not a png")
+    (folder / "d.jpg").write_bytes(b"")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
+    out = tmp_path / "out"
+    status = main(["segment", str(folder), str(tmp_path / "broken.mp4"), "--model", str(model),
+                   "--out", str(out), "--engine", "onnxruntime"])
+    assert status == 1
+    from PIL import Image
+    for name, rgb in good.items():
+        with Image.open(out / f"{name}_labels.png") as labels:
+            np.testing.assert_array_equal(np.asarray(labels), reference_labels(rgb))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{n}_{kind}.png" for n in good for kind in ("labels", "color", "overlay"))
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert skipped == [
+        f"enet-ros segment: skipped {folder / 'b.png'}: not a readable image (empty, truncated "
+        f"or another format)",
+        f"enet-ros segment: skipped {folder / 'd.jpg'}: not a readable image (empty, truncated "
+        f"or another format)",
+        f"enet-ros segment: skipped {tmp_path / 'broken.mp4'}: no video frame could be decoded",
+        "enet-ros segment: 3 of 5 inputs could not be read (listed above) and were skipped"]
+    assert "2 frames in" in captured.out
+    (folder / "a.png").unlink()
+    (folder / "c.png").unlink()
+    assert main(["segment", str(folder), "--model", str(model), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "enet-ros segment: error: none of the 2 inputs could be read"
+
+
+def test_bag_errors_are_one_line(tmp_path: Path, model: Path,
+                                 capsys: pytest.CaptureFixture) -> None:
+    write_bag(tmp_path / "bag", StoragePlugin.MCAP, [np.zeros((32, 48, 3), np.uint8)])
+    (tmp_path / "frames").mkdir()
+    _write_rgb(tmp_path / "frames" / "a.png", np.zeros((32, 48, 3), np.uint8))
+    cases = [
+        ("frames", "/camera/image_raw", f"{tmp_path / 'frames'} is not a rosbag2 folder (no "
+                                        f"metadata.yaml)"),
+        ("frames/a.png", "/camera/image_raw", "a.png is not a bag: a rosbag2 is the folder "
+                                              "`ros2 bag record` writes"),
+        ("bag", "/camera/rgb", "has no topic '/camera/rgb'; its image topics: /camera/image_raw"),
+        ("bag", "/chatter", "/chatter carries std_msgs/msg/String, not an Image or "
+                            "CompressedImage"),
+    ]
+    for index, (src, topic, message) in enumerate(cases):
+        assert main(["bag", str(tmp_path / src), str(tmp_path / f"out{index}"),
+                     "--image-topic", topic, "--model", str(model)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("enet-ros bag: error: "), err
+        assert message in err[0], err[0]

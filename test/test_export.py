@@ -250,6 +250,20 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     assert "ConvTranspose" in check.stdout and "MaxUnpool" not in check.stdout
 
 
+def test_export_without_a_palette_generates_distinct_colours(tmp_path):
+    """A data set with no shipped palette gets generated colours, never all black."""
+    names = ["floor", "wall", "door"]
+    ckpt = tmp_path / "best.pth"
+    torch.save({"model": make_enet(3, seed=1).state_dict(), "args": {"dataset": "lab"},
+                "class_names": names}, ckpt)
+    done = _cli("export", ckpt, "--out", tmp_path / "m.onnx", "--height", 32, "--width", 32,
+                "--no-verify", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    metadata = open_model_file(tmp_path / "m.onnx").metadata
+    assert metadata.dataset == "lab"
+    assert metadata.palette == ((128, 0, 0), (0, 128, 0), (128, 128, 0))
+
+
 def test_check_names_the_operators_tensorrt_lacks(tmp_path):
     """torch's default export of the training network keeps MaxPool's indices; `check` says so."""
     net = make_enet(3).eval()

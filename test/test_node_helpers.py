@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from enet_ros import shipped
 from enet_ros.ros import camera_info as ci
 from enet_ros.ros import params
 from enet_ros.ros.frame_slot import LatestSlot
@@ -235,17 +236,7 @@ def test_check_choice_and_parse_providers():
         "CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def test_resolve_model_prefers_the_given_path_then_ament_prefixes(tmp_path):
+def test_resolve_model_prefers_the_given_path_then_the_shipped_one():
+    """One lookup for the node and the command line: enet_ros.shipped (test_shipped.py)."""
     assert params.resolve_model("/x/y.onnx") == params.Path("/x/y.onnx")
-    prefix = tmp_path / "install"
-    shipped = prefix / "share" / "enet_ros" / "models" / params.DEFAULT_MODEL_NAME
-    shipped.parent.mkdir(parents=True)
-    shipped.write_bytes(b"onnx")
-    env = {"AMENT_PREFIX_PATH": f"{tmp_path / 'other'}:{prefix}"}
-    assert params.resolve_model("", env) == shipped
-    candidates = params.default_model_candidates({})
-    assert candidates[-1].parent.name == "models"
-    missing = [c for c in candidates if not c.is_file()]
-    if len(missing) == len(candidates):  # no shipped model anywhere: one clear error
-        with pytest.raises(FileNotFoundError, match="set the 'model' parameter"):
-            params.resolve_model("", {})
+    assert params.resolve_model("", {}) == shipped.default_model({})

@@ -205,3 +205,17 @@ def test_a_missing_ros_module_names_the_ros_package(tmp_path):
         "missing: source /opt/ros/$ROS_DISTRO/setup.bash (and the workspace's "
         "install/setup.bash), or `rosdep install --from-paths src --ignore-src -y` in the "
         "workspace"]
+
+
+def test_installed_package_finds_its_shipped_files_through_the_ament_prefix(install, tmp_path):
+    """Under ROS 2 the shipped model and samples come from share/enet_ros of the install."""
+    site = next((install / "lib").glob("python3*/site-packages"))
+    env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(install)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "from enet_ros import shipped; from enet_ros.ros.params import "
+         "resolve_model; print(resolve_model('')); print(shipped.sample_frames()[0].parent)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    share = install / "share" / "enet_ros"
+    assert probe.stdout.split() == [str(share / "models" / "enet_camvid.onnx"),
+                                    str(share / "samples")]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from enet_ros.model_file import ModelMetadata
-from enet_ros.palette import Palette, PaletteError, load_palette, named_palettes
+from enet_ros.palette import (Palette, PaletteError, generated_palette, load_palette,
+                              named_palettes)
 
 RNG = np.random.default_rng(1)
 
@@ -152,3 +153,16 @@ def test_indexed_png_keeps_ids_and_shows_colours(tmp_path: Path) -> None:
         assert image.getpalette()[:33] == palette.colours.ravel().tolist()
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     np.testing.assert_array_equal(bgr[..., ::-1], palette.colorize(labels))
+
+
+def test_generated_palette_is_distinct_deterministic_and_never_black() -> None:
+    names = [f"class {i}" for i in range(256)]
+    palette = generated_palette(names)
+    assert palette.class_names == tuple(names)
+    assert len({tuple(c) for c in palette.colours}) == 256
+    assert palette.colours.max(axis=1).min() > 0
+    np.testing.assert_array_equal(palette.colours, generated_palette(names).colours)
+    np.testing.assert_array_equal(palette.colours[:4], [[128, 0, 0], [0, 128, 0],
+                                                        [128, 128, 0], [0, 0, 128]])
+    sun = load_palette("sun", None)  # made with the same colour map
+    np.testing.assert_array_equal(generated_palette(sun.class_names).colours, sun.colours)

@@ -19,12 +19,14 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command in ci.splitlines()
 
 
-def test_readme_main_command_uses_the_shipped_model():
+def test_readme_main_command_runs_the_demo_on_a_fresh_clone():
+    """Installs the ROS extra and runs the demo on what the repository ships: nothing outside
+    the clone (no ../shared), no --model (the shipped one is the default)."""
     readme = (REPO_ROOT / "README.md").read_text()
     main_command = _bash_blocks(readme)[0]
-    assert "enet-ros segment" in main_command
-    model = re.search(r"--model (\S+)", main_command)
-    assert model is not None and (REPO_ROOT / model.group(1)).is_file()
+    assert '.venv/bin/pip install -q ".[ros]"' in main_command
+    assert re.search(r"\.venv/bin/enet-ros demo( |$)", main_command)
+    assert "../" not in main_command and "--model" not in main_command
 
 
 def _workspace_section(readme: str) -> str:

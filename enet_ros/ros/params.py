@@ -8,13 +8,10 @@ here: this module, its validation rules and the default-model lookup are tested 
 from __future__ import annotations
 
 import math
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE = "enet_ros"
-DEFAULT_MODEL_NAME = "enet_camvid.onnx"
+from enet_ros import shipped
 
 ENGINES = ("auto", "onnxruntime", "tensorrt")
 OUTPUT_RESOLUTIONS = ("camera", "network")
@@ -49,7 +46,7 @@ class ParamSpec:
 
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model", "", "Path of the ENet model file (.onnx). Empty: the shipped "
-              f"{DEFAULT_MODEL_NAME} from share/{PACKAGE}/models."),
+              f"{shipped.DEFAULT_MODEL} from the package's share directory."),
     ParamSpec("engine", "auto", "Inference back end; auto picks TensorRT when it is "
               "installed and usable, ONNX Runtime otherwise.", choices=ENGINES),
     ParamSpec("providers", "", "ONNX Runtime execution providers to try, comma-separated, "
@@ -138,33 +135,15 @@ def parse_providers(text: str) -> list[str] | None:
     return names or None
 
 
-def default_model_candidates(environ: dict[str, str] | None = None) -> list[Path]:
-    """Where the shipped model may be, in order of preference.
-
-    An installed ROS 2 package (colcon, apt) is found through AMENT_PREFIX_PATH; a pip install
-    puts data_files under sys.prefix/share; a source checkout has models/ next to enet_ros/.
-    """
-    environ = os.environ if environ is None else environ
-    rel = Path("share") / PACKAGE / "models" / DEFAULT_MODEL_NAME
-    prefixes = [Path(p) for p in environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    candidates = [prefix / rel for prefix in prefixes]
-    candidates.append(Path(sys.prefix) / rel)
-    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME)
-    return candidates
-
-
 def resolve_model(path: str, environ: dict[str, str] | None = None) -> Path:
-    """The model file to load: ``path`` when given, else the first shipped one that exists.
+    """The model file to load: ``path`` when given, else the shipped one (enet_ros.shipped).
 
     FileNotFoundError (one message listing where it looked) when none is given and none found.
     """
     if path:
         return Path(path).expanduser()
-    candidates = default_model_candidates(environ)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        "no model given and the shipped model was not found; set the 'model' parameter "
-        "(--ros-args -p model:=/path/to/model.onnx). Looked in: "
-        + ", ".join(str(c) for c in candidates))
+    try:
+        return shipped.default_model(environ)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"no model given and {err}; set the 'model' parameter "
+                                f"(--ros-args -p model:=/path/to/model.onnx)") from None

@@ -1,0 +1,82 @@
+"""`enet-ros demo`: a real segment_node process fed the shipped samples as a camera, with real
+rclpy on a private loopback domain; what comes back is checked against the labels."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from enet_ros import shipped
+from enet_ros.cli import _demo_frames
+from enet_ros.model_file import open_model_file
+from enet_ros.palette import Palette
+from enet_ros.ros.demo import DemoError, run_demo
+
+SECONDS, RATE = 3.0, 5.0
+
+
+@pytest.fixture()
+def ros_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.randrange(1, 200)))
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+
+
+def test_demo_plays_the_samples_to_the_node_and_writes_what_it_publishes(tmp_path, ros_env):
+    model = open_model_file(shipped.default_model())
+    palette = Palette.from_metadata(model.metadata)
+    samples = {path: cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+               for path in shipped.sample_frames()}
+    result = run_demo(_demo_frames(None, None), model.path, palette, tmp_path / "out",
+                      SECONDS, RATE)
+    assert result.node_status == 0, result.node_log.read_text()
+    assert result.sent == SECONDS * RATE
+    assert 0 < result.overlays <= result.sent and 0 < result.labels <= result.sent
+    assert result.output_rate_hz > 0 and len(result.latencies_ms) == result.overlays
+    assert all(0 < latency < 10_000 for latency in result.latencies_ms)
+    # Every sample makes the sheet once (a frame dropped on one loop is caught on the next),
+    # and each overlay is exactly the camera frame blended with its labels' colours.
+    assert 1 <= len(result.rows) <= len(samples)
+    matched = set()
+    for row in result.rows:
+        source = next(p for p, rgb in samples.items() if np.array_equal(rgb, row.camera))
+        matched.add(source)
+        assert row.labels.shape == row.camera.shape[:2] and row.labels.dtype == np.uint8
+        assert row.labels.max() < model.num_classes
+        np.testing.assert_array_equal(row.overlay, palette.overlay(row.camera, row.labels, 0.5))
+    assert len(matched) == len(result.rows)
+    video = cv2.VideoCapture(str(result.video))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == result.overlays
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == \
+        (480, 360)
+    assert video.get(cv2.CAP_PROP_FPS) == RATE
+    video.release()
+    sheet = cv2.imread(str(result.sheet))
+    assert sheet.shape == (24 + 240 * len(result.rows), 3 * 320, 3)
+    summary = result.summary()
+    assert f"sent {result.sent} frames" in summary and f"{result.overlays} overlays" in summary
+
+
+def test_a_node_that_cannot_start_is_one_line(tmp_path, ros_env):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    palette = Palette(("a", "b"), np.array([[0, 0, 0], [255, 0, 0]], np.uint8))
+    with pytest.raises(DemoError, match=r"segment_node exited with status 1: .*cannot start: "
+                                        r".*broken.onnx is not a readable ONNX file"):
+        run_demo(_demo_frames(None, None), broken, palette, tmp_path / "out", 1.0, RATE)
+
+
+def test_cli_demo_rejects_bad_input_before_starting_the_node(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    done = subprocess.run([sys.executable, "-m", "enet_ros.cli", "demo",
+                           str(tmp_path / "notes.txt"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"enet-ros demo: error: input {tmp_path / 'notes.txt'}: not an image")
+    assert not (tmp_path / "out").exists()
