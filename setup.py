@@ -54,12 +54,15 @@ setup(
             "tensorboard>=2.14",
             "matplotlib>=3.7",
         ],
+        # OpenVINO engine: Intel CPUs (bfloat16 where the CPU has it) and Intel GPUs.
+        "openvino": ["openvino>=2024.0"],
         # Test-only: real ROS 2 Jazzy Python stack from PyPI community wheels. Never a runtime
         # dependency, since a ROS 2 installation brings its own rclpy.
         "test": [
             "pytest>=7",
             "hypothesis>=6",
             "torchmetrics>=1.0",
+            "openvino>=2024.0",  # the OpenVINO engine's tests run it for real
             "ros-rclpy[fastrtps]==7.1.6",
             "ros-sensor-msgs==5.3.6",
             "ros-std-msgs==5.3.6",
