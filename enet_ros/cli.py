@@ -271,10 +271,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 "providers": list(engine.providers), "width": args.width,
                 "height": args.height, "network_width": segmenter.input_size[1],
                 "network_height": segmenter.input_size[0], "runs": args.runs,
-                "engine_median_ms": round(model_ms, 3),
-                "engine_p90_ms": round(float(np.percentile(samples["model only"], 90)), 3),
-                "pipeline_median_ms": round(total_ms, 3),
-                "pipeline_p90_ms": round(float(np.percentile(samples["end to end"], 90)), 3),
+                "engine_median_ms": round(model_ms, 4),
+                "engine_p90_ms": round(float(np.percentile(samples["model only"], 90)), 4),
+                "pipeline_median_ms": round(total_ms, 4),
+                "pipeline_p90_ms": round(float(np.percentile(samples["end to end"], 90)), 4),
                 "engine_vs_first": round(model_ms / float(np.median(
                     timings[0]["model only"])), 3)}))
             continue

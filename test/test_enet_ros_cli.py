@@ -108,7 +108,7 @@ def test_bench_json_compares_engines_interleaved(model: Path,
         assert 0 < result["pipeline_median_ms"] <= result["pipeline_p90_ms"]
     assert openvino["engine_vs_first"] == 1.0
     assert onnxruntime["engine_vs_first"] == pytest.approx(
-        onnxruntime["engine_median_ms"] / openvino["engine_median_ms"], rel=0.01)
+        onnxruntime["engine_median_ms"] / openvino["engine_median_ms"], rel=0.02)
 
 
 @pytest.mark.parametrize("argv,message", [
