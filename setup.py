@@ -68,11 +68,14 @@ setup(
         # The node and the demo without a ROS 2 installation: `pip install ".[ros]"`. Never a
         # plain dependency, since a ROS 2 installation brings its own rclpy.
         "ros": ROS_JAZZY_WHEELS,
+        # OpenVINO engine: Intel CPUs (bfloat16 where the CPU has it) and Intel GPUs.
+        "openvino": ["openvino>=2024.0"],
         # Tests run the node for real, with the same wheels.
         "test": [
             "pytest>=7",
             "hypothesis>=6",
             "torchmetrics>=1.0",
+            "openvino>=2024.0",  # the OpenVINO engine's tests run it for real
             *ROS_JAZZY_WHEELS,
             "colcon-core",
             "colcon-ros",

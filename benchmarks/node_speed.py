@@ -1,14 +1,23 @@
 """How fast segment_node keeps up with a camera, through real rclpy (a script, not a test).
 
     python benchmarks/node_speed.py [--model models/enet_camvid.onnx] [--seconds 15]
+    python benchmarks/node_speed.py --rate 10 --seconds 3 --repeats 3     # 30 frames at 10 Hz
 
-1. Times the engine alone on this machine (median of engine.infer at the network size).
+1. Times the engine alone on this machine (median of engine.infer at the network size, with
+   the node's threads and spin setting).
 2. Starts segment_node (the installed executable, else ``python -m enet_ros.ros.node``) on a
    private loopback domain and publishes 640x360 bgr8 frames at 30 Hz, each stamped with the
-   time it was published; subscribes to enet/labels.
-3. Reports the output rate against min(30, engine rate) (target: within 10 %) and the median
-   latency from publication to labels received against the engine time (target: at most
-   engine time + 15 ms), plus what the node's diagnostics say (dropped frames).
+   time it was published, from this process, which also subscribes to enet/labels: what a
+   separate subscriber receives, not what the node says it sent.
+3. Reports the output rate against min(30, engine rate) (target: within 10 %), the frames
+   received (target: all but one), the median latency from publication to labels received
+   against the engine time (target: at most engine time + 15 ms), the CPU the node's process
+   used (cores), and what the node's diagnostics say (dropped frames, inference time).
+
+Each round runs the node with spin_threads false (its default) and true (--spin-threads picks
+one), and a trivial relay node (benchmarks/relay_node.py: same topics, no inference) as the
+baseline of what DDS and this machine carry; --repeats rounds alternate them, so load from
+other processes weighs on each alike.
 
 --reliable makes the node's camera subscription reliable (through its qos_overrides parameter);
 --large-shm runs both processes with fastdds_large_images.xml: a 640x360 bgr8 frame (691 KB)
@@ -45,7 +54,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None,
                         help="model file (.onnx); default: the shipped one, else a random ENet")
-    parser.add_argument("--engine", default="onnxruntime", help="engine parameter of the node")
+    parser.add_argument("--engine", default="auto",
+                        help="engine parameter of the node (default auto, as the node)")
     parser.add_argument("--providers", default="", help="comma-separated ONNX Runtime providers")
     parser.add_argument("--width", type=int, default=640, help="camera frame width")
     parser.add_argument("--height", type=int, default=360, help="camera frame height")
@@ -59,6 +69,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--large-shm", action="store_true",
                         help="run both processes with config/fastdds_large_images.xml (a "
                              "16 MB Fast DDS shared-memory segment instead of 512 KB)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads parameter of the node (0: all CPUs but one)")
+    parser.add_argument("--spin-threads", default="both", choices=("false", "true", "both"),
+                        help="spin_threads parameter of the node; both: run each, alternating")
+    parser.add_argument("--no-relay", dest="relay", action="store_false",
+                        help="skip the relay-node baseline")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds of (relay, node spin_threads false, true), alternating")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser
 
@@ -76,14 +94,17 @@ def random_enet(folder: Path) -> Path:
     return export_onnx(ENet(12).eval(), folder / "enet_random.onnx", metadata)
 
 
-def engine_time_ms(model: Path, engine_kind: str, providers: str, repeats: int = 30) -> float:
-    """Median time of one engine.infer at the model's network size, on this machine."""
+def engine_time_ms(model: Path, args: argparse.Namespace, spin: bool,
+                   repeats: int = 30) -> float:
+    """Median time of one engine.infer at the model's network size, on this machine, with
+    the engine settings the node gets."""
     from enet_ros.engines import open_engine
     from enet_ros.model_file import open_model_file
-    from enet_ros.ros.params import parse_providers
+    from enet_ros.ros.params import inference_threads, parse_providers
 
     mf = open_model_file(model)
-    engine = open_engine(engine_kind, mf, providers=parse_providers(providers))
+    engine = open_engine(args.engine, mf, providers=parse_providers(args.providers),
+                         threads=inference_threads(args.threads), spin=spin)
     try:
         h, w = engine.input_size or (mf.metadata.input_height, mf.metadata.input_width)
         batch = np.random.default_rng(0).integers(0, 256, (1, h, w, 3), dtype=np.uint8)
@@ -105,8 +126,15 @@ def node_command() -> list[str]:
                                                          "enet_ros.ros.node"]
 
 
-def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> dict:
-    """Publish frames at args.rate for warmup + seconds; arrivals of enet/labels, diagnostics."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_node_benchmark(args: argparse.Namespace, command: list[str], log_dir: Path) -> dict:
+    """Start ``command`` (a node taking --ros-args), publish frames at args.rate for warmup +
+    seconds; arrivals of enet/labels, diagnostics, the node's CPU time while measured."""
     domain = random.randrange(1, 200)
     if args.large_shm:  # before rclpy.init here, and inherited by the node
         os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(ROOT / "config" /
@@ -123,10 +151,8 @@ def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> 
 
     log = (log_dir / "node.log").open("w")
     node = subprocess.Popen(
-        [*node_command(), "--ros-args", "-p", f"model:={model}", "-p", f"engine:={args.engine}",
-         *(["-p", f"providers:={args.providers}"] if args.providers else []),
-         *(["-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable"]
-           if args.reliable else []),
+        [*command, *(["-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable"]
+                     if args.reliable else []),
          "-r", "image:=/camera/image_raw"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     context = Context()
@@ -167,7 +193,10 @@ def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> 
         end = measure_from + args.seconds
         sent = 0
         tick = start
+        cpu_from = None
         while tick < end:
+            if tick >= measure_from and cpu_from is None:
+                cpu_from = cpu_seconds(node.pid)
             now_ns = time.time_ns()
             msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 10**9)
             pub.publish(msg)
@@ -175,6 +204,7 @@ def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> 
                 sent += 1
             tick += period
             time.sleep(max(0.0, tick - time.monotonic()))
+        cpu_used = cpu_seconds(node.pid) - (cpu_from or 0.0)
         time.sleep(1.0)
     finally:
         node.send_signal(signal.SIGINT)
@@ -189,57 +219,86 @@ def run_node_benchmark(args: argparse.Namespace, model: Path, log_dir: Path) -> 
     latencies = sorted((r - s) / 1e6 for r, s in measured)
     return {"sent": sent, "received": len(measured), "seconds": args.seconds,
             "latencies_ms": latencies, "diagnostics": diagnostics[-1] if diagnostics else {},
-            "node_exit": node.returncode}
+            "node_cores": cpu_used / args.seconds, "node_exit": node.returncode}
+
+
+def summarise(args: argparse.Namespace, name: str, result: dict,
+              engine_ms: float | None) -> dict:
+    """The report of one run, and its lines printed."""
+    output_rate = result["received"] / result["seconds"]
+    latencies = result["latencies_ms"]
+    median = statistics.median(latencies) if latencies else float("nan")
+    p90 = latencies[int(0.9 * (len(latencies) - 1))] if latencies else float("nan")
+    frames_ok = result["received"] >= result["sent"] - 1
+    diag = result["diagnostics"]
+    report = {"run": name, "frames_sent": result["sent"], "frames_out": result["received"],
+              "frames_target_met": frames_ok, "output_hz": round(output_rate, 2),
+              "latency_median_ms": round(median, 2), "latency_p90_ms": round(p90, 2),
+              "node_cpu_cores": round(result["node_cores"], 2),
+              "node_exit_status": result["node_exit"]}
+    line = (f"{name:<24} frames {result['received']:3d}/{result['sent']:<3d} "
+            f"{'OK' if frames_ok else 'MISSED':<6} {output_rate:5.1f} Hz   latency median "
+            f"{median:6.1f} ms (p90 {p90:6.1f})   node CPU {result['node_cores']:.2f} cores")
+    if engine_ms is not None:
+        expected_rate = min(args.rate, 1000.0 / engine_ms)
+        rate_ok = output_rate >= (1 - RATE_TOLERANCE) * expected_rate
+        latency_ok = median <= engine_ms + LATENCY_BUDGET_MS
+        report.update({
+            "engine_ms": round(engine_ms, 2), "expected_hz": round(expected_rate, 2),
+            "rate_target_met": rate_ok, "latency_target_ms": round(engine_ms + LATENCY_BUDGET_MS, 2),
+            "latency_target_met": latency_ok,
+            "node_engine": diag.get("engine"), "node_precision": diag.get("precision"),
+            "node_inference_median_ms": diag.get("inference median (ms)"),
+            "node_processing_median_ms": diag.get("processing median (ms)"),
+            "node_stamp_to_publish_median_ms": diag.get("latency median (ms)"),
+            "node_dropped_total": diag.get("frames dropped"),
+            "node_lost_before_delivery_total": diag.get("frames lost before delivery"),
+            "node_received_total": diag.get("frames received")})
+        line += (f"\n{'':<24} engine alone {engine_ms:.1f} ms; in the node: "
+                 f"{diag.get('engine')} {diag.get('precision')}, inference "
+                 f"{diag.get('inference median (ms)')} ms, lost before delivery "
+                 f"{diag.get('frames lost before delivery')}, dropped "
+                 f"{diag.get('frames dropped')}; rate {'OK' if rate_ok else 'MISSED'}, latency "
+                 f"{'OK' if latency_ok else 'MISSED'} (<= engine + 15 ms)")
+    print(line, flush=True)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     if str(ROOT) not in sys.path:  # run from a checkout: use its enet_ros and enet_train
         sys.path.insert(0, str(ROOT))
+    spins = {"false": [False], "true": [True], "both": [False, True]}[args.spin_threads]
+    reports = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         model = args.model
         if model is None:
             shipped = ROOT / "models" / "enet_camvid.onnx"
             model = shipped if shipped.is_file() else random_enet(tmp_path)
-        engine_ms = engine_time_ms(model, args.engine, args.providers)
-        engine_rate = 1000.0 / engine_ms
-        print(f"engine alone: {engine_ms:.1f} ms a frame ({engine_rate:.1f} Hz)", flush=True)
-        result = run_node_benchmark(args, model, tmp_path)
-    expected_rate = min(args.rate, engine_rate)
-    output_rate = result["received"] / result["seconds"]
-    latencies = result["latencies_ms"]
-    median = statistics.median(latencies) if latencies else float("nan")
-    p90 = latencies[int(0.9 * (len(latencies) - 1))] if latencies else float("nan")
-    rate_ok = output_rate >= (1 - RATE_TOLERANCE) * expected_rate
-    latency_ok = median <= engine_ms + LATENCY_BUDGET_MS
-    diag = result["diagnostics"]
+        engine_ms = {spin: engine_time_ms(model, args, spin) for spin in spins}
+        for spin, ms in engine_ms.items():
+            print(f"engine alone, spin_threads {str(spin).lower()}: {ms:.1f} ms a frame",
+                  flush=True)
+        node = [*node_command(), "--ros-args", "-p", f"model:={model}",
+                "-p", f"engine:={args.engine}", "-p", f"threads:={args.threads}",
+                *(["-p", f"providers:={args.providers}"] if args.providers else [])]
+        runs = ([("relay (no inference)", [sys.executable, str(ROOT / "benchmarks" /
+                                                                  "relay_node.py"),
+                                           "--ros-args"], None)] if args.relay else []) + \
+            [(f"node spin_threads {str(spin).lower()}",
+              [*node, "-p", f"spin_threads:={str(spin).lower()}"], engine_ms[spin])
+             for spin in spins]
+        for _ in range(args.repeats):
+            for name, command, ms in runs:
+                reports.append(summarise(args, name, run_node_benchmark(args, command,
+                                                                         tmp_path), ms))
     report = {
-        "model": str(model), "frame": f"{args.width}x{args.height} bgr8", "camera_hz": args.rate,
+        "model": str(model), "frame": f"{args.width}x{args.height} bgr8",
+        "camera_hz": args.rate, "seconds": args.seconds,
         "camera_subscription": "reliable" if args.reliable else "best effort (sensor data)",
         "fastdds_profile": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE", "default"),
-        "engine_ms": round(engine_ms, 2), "engine_hz": round(engine_rate, 2),
-        "output_hz": round(output_rate, 2), "expected_hz": round(expected_rate, 2),
-        "rate_target_met": rate_ok,
-        "latency_median_ms": round(median, 2), "latency_p90_ms": round(p90, 2),
-        "latency_target_ms": round(engine_ms + LATENCY_BUDGET_MS, 2),
-        "latency_target_met": latency_ok,
-        "frames_sent": result["sent"], "frames_out": result["received"],
-        "node_inference_median_ms": diag.get("inference median (ms)"),
-        "node_processing_median_ms": diag.get("processing median (ms)"),
-        "node_stamp_to_publish_median_ms": diag.get("latency median (ms)"),
-        "node_dropped_total": diag.get("frames dropped"),
-        "node_lost_before_delivery_total": diag.get("frames lost before delivery"),
-        "node_received_total": diag.get("frames received"),
-        "node_exit_status": result["node_exit"],
-    }
-    print(f"output rate   {output_rate:6.1f} Hz   target >= {(1 - RATE_TOLERANCE) * expected_rate:.1f}"
-          f" (min({args.rate:g}, engine {engine_rate:.1f}) - 10 %)   {'OK' if rate_ok else 'MISSED'}")
-    print(f"latency       {median:6.1f} ms   median (p90 {p90:.1f}), target <= "
-          f"{engine_ms + LATENCY_BUDGET_MS:.1f} (engine + 15)   {'OK' if latency_ok else 'MISSED'}")
-    print(f"in the node (its diagnostics, medians): inference {diag.get('inference median (ms)')}"
-          f" ms, decode+segment+encode {diag.get('processing median (ms)')} ms, stamp to "
-          f"publication {diag.get('latency median (ms)')} ms")
+        "threads": args.threads, "runs": reports}
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

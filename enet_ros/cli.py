@@ -7,6 +7,7 @@ input) print one line and exit with status 2; a traceback means a bug.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -18,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from enet_ros.bag import BagError, bag_frames, is_bag, segment_bag
-from enet_ros.engines import ENGINE_KINDS, Engine, EngineError, open_engine
+from enet_ros.engines import ENGINE_KINDS, PRECISIONS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
 from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand_inputs,
                              read_frames)
@@ -32,15 +33,27 @@ class CliError(ValueError):
     """Bad command-line input, reported as one line."""
 
 
-def _add_model_args(parser: argparse.ArgumentParser) -> None:
+def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = False) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help=f"exported .onnx model file (default: the shipped {DEFAULT_MODEL})")
-    parser.add_argument("--engine", default="auto", choices=ENGINE_KINDS,
+    parser.add_argument("--engine", default=None if several_engines else "auto",
+                        choices=ENGINE_KINDS, action="append" if several_engines else "store",
                         help="inference back end (default: auto = TensorRT if usable, else "
-                             "ONNX Runtime)")
+                             "ONNX Runtime with a GPU, else OpenVINO if installed, else ONNX "
+                             "Runtime)" + ("; repeat it to compare engines, interleaved"
+                                           if several_engines else ""))
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for ONNX Runtime (default: its own choice)")
+                        help="CPU threads for ONNX Runtime and OpenVINO (default: their own "
+                             "choice)")
+    parser.add_argument("--no-spin", dest="spin", action="store_false",
+                        help="let CPU inference threads sleep between runs, as the ROS node "
+                             "does by default")
     parser.add_argument("--fp16", action="store_true", help="half precision on TensorRT")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="OpenVINO inference precision (default auto: bf16 where the CPU "
+                             "has it)")
+    parser.add_argument("--device", default=None,
+                        help="OpenVINO device: CPU (default), GPU or GPU.N")
     parser.add_argument("--palette", default=None,
                         help="camvid, cityscapes, sun or a YAML path (default: the model's)")
     parser.add_argument("--width", type=int, default=None,
@@ -72,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time the model alone and the whole pipeline")
     bench.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
-    _add_model_args(bench)
+    bench.add_argument("--json", action="store_true",
+                       help="print one JSON object a line per engine instead of the table")
+    _add_model_args(bench, several_engines=True)
     bench.set_defaults(width=640, height=360)
 
     info = commands.add_parser("info", help="what a model file holds")
@@ -112,9 +127,11 @@ def _model_path(args: argparse.Namespace) -> Path:
     return args.model if args.model is not None else default_model()
 
 
-def _segmenter(args: argparse.Namespace) -> Segmenter:
+def _segmenter(args: argparse.Namespace, engine_kind: str | None = None) -> Segmenter:
     model = open_model_file(_model_path(args))
-    engine = open_engine(args.engine, model, threads=args.threads, fp16=args.fp16)
+    engine = open_engine(engine_kind or args.engine, model, threads=args.threads,
+                         fp16=args.fp16, precision=args.precision, device=args.device,
+                         spin=args.spin)
     if (args.width is None) != (args.height is None):
         raise CliError("give both --width and --height, or neither")
     size = (args.height, args.width) if args.width is not None else None
@@ -200,41 +217,69 @@ def _percentiles(samples: list[float]) -> str:
     return f"median {np.median(samples):7.2f} ms   p90 {np.percentile(samples, 90):7.2f} ms"
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    if args.runs < 1:
-        raise CliError(f"--runs must be at least 1, got {args.runs}")
-    segmenter = _segmenter(args)
-    engine: Engine = segmenter.engine
+def _bench_runs(segmenter: Segmenter, height: int, width: int,
+                alpha: float) -> dict[str, Callable[[], object]]:
+    """The two things bench times: the engine alone at the network size, and a camera frame
+    (bgr8 bytes, height x width) decoded, segmented, painted and encoded."""
     rng = np.random.default_rng(0)
-    height, width = args.height, args.width
-    bgr = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    data = rng.integers(0, 256, (height, width, 3), dtype=np.uint8).tobytes()
     network = rng.integers(0, 256, (1, *segmenter.input_size, 3), dtype=np.uint8)
-    step, data = width * 3, bgr.tobytes()
 
     def end_to_end() -> None:
-        rgb = decode_image("bgr8", height, width, step, False, data)
-        result = segmenter.segment(rgb, overlay_alpha=args.alpha)
+        rgb = decode_image("bgr8", height, width, width * 3, False, data)
+        result = segmenter.segment(rgb, overlay_alpha=alpha)
         encode_image(result.labels, "mono8")
         encode_image(result.color, "rgb8")
         encode_image(result.overlay, "bgr8")
 
-    timings = {}
-    for name, run in (("model only", lambda: engine.infer(network)),
-                      ("end to end", end_to_end)):
-        run()  # warm-up: first runs allocate and, on GPUs, pick kernels
-        samples = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
+    return {"model only": lambda: segmenter.engine.infer(network), "end to end": end_to_end}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        raise CliError(f"--runs must be at least 1, got {args.runs}")
+    segmenters = [_segmenter(args, kind) for kind in args.engine or ["auto"]]
+    runs = [_bench_runs(s, args.height, args.width, args.alpha) for s in segmenters]
+    for timed in runs:  # warm-up: first runs allocate and, on GPUs, pick kernels
+        for run in timed.values():
             run()
-            samples.append((time.perf_counter() - start) * 1e3)
-        timings[name] = samples
-    print(f"{_model_path(args).name} on {engine.name} ({', '.join(engine.providers)}), network "
-          f"{segmenter.input_size[1]}x{segmenter.input_size[0]}, frames {width}x{height} bgr8, "
-          f"{args.runs} runs")
-    for name, samples in timings.items():
-        print(f"  {name:<11} {_percentiles(samples)}")
-    print(f"  end to end / model only: "
-          f"{np.median(timings['end to end']) / np.median(timings['model only']):.2f}")
+    # Interleaved: each round times every engine in turn, so load from other processes
+    # weighs on all of them alike and their ratio holds on a busy machine. With several
+    # engines each timed run follows an untimed one of the same engine: the previous engine's
+    # idle threads (ONNX Runtime's spin for milliseconds after a run) would otherwise land
+    # on the next engine's clock.
+    timings: list[dict[str, list[float]]] = [{name: [] for name in timed} for timed in runs]
+    for _ in range(args.runs):
+        for timed, samples in zip(runs, timings):
+            for name, run in timed.items():
+                if len(runs) > 1:
+                    run()
+                start = time.perf_counter()
+                run()
+                samples[name].append((time.perf_counter() - start) * 1e3)
+    for segmenter, samples in zip(segmenters, timings):
+        engine: Engine = segmenter.engine
+        model_ms, total_ms = (float(np.median(samples[k])) for k in ("model only", "end to end"))
+        if args.json:
+            print(json.dumps({
+                "model": str(_model_path(args)), "engine": engine.name, "precision": engine.precision,
+                "providers": list(engine.providers), "width": args.width,
+                "height": args.height, "network_width": segmenter.input_size[1],
+                "network_height": segmenter.input_size[0], "runs": args.runs,
+                "engine_median_ms": round(model_ms, 4),
+                "engine_p90_ms": round(float(np.percentile(samples["model only"], 90)), 4),
+                "pipeline_median_ms": round(total_ms, 4),
+                "pipeline_p90_ms": round(float(np.percentile(samples["end to end"], 90)), 4),
+                "engine_vs_first": round(model_ms / float(np.median(
+                    timings[0]["model only"])), 3)}))
+            continue
+        print(f"{_model_path(args).name} on {engine.name} ({', '.join(engine.providers)}, "
+              f"{engine.precision}), network {segmenter.input_size[1]}x"
+              f"{segmenter.input_size[0]}, frames {args.width}x{args.height} bgr8, "
+              f"{args.runs} runs")
+        for name, values in samples.items():
+            print(f"  {name:<11} {_percentiles(values)}")
+        print(f"  end to end / model only: {total_ms / model_ms:.2f}")
     return 0
 
 

@@ -4,8 +4,9 @@
 
 Images are scored at the data set's native resolution: sizes that are not multiples of 8 are
 padded (edge pixels repeated) and the prediction cropped back, so every labelled pixel counts.
-A model file is run by ONNX Runtime exactly as the robot runs it (uint8 NHWC RGB in, uint8
-labels out), so its figures are the deployed model's. Writes ``report.json`` (per-class IoU
+A model file is run by an enet_ros engine exactly as the robot runs it (uint8 NHWC RGB in,
+uint8 labels out), so its figures are the deployed model's: ONNX Runtime in float32 by
+default, or ``--engine openvino --precision bf16`` (say) for what a reduced precision costs. Writes ``report.json`` (per-class IoU
 and accuracy, mIoU, class-average and global accuracy, the confusion matrix),
 ``per_class_iou.md/.csv`` and ``confusion.png`` to ``--output-dir`` and prints the table.
 """
@@ -49,7 +50,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--device", type=str, default="auto",
                         help="torch device for a checkpoint: auto, cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads for torch / ONNX Runtime (0: their default)")
+                        help="CPU threads for torch / the engine (0: their default)")
+    parser.add_argument("--engine", type=str, default="onnxruntime",
+                        help="enet_ros engine for a model file: onnxruntime (default), "
+                             "openvino, tensorrt or auto")
+    parser.add_argument("--precision", type=str, default="auto",
+                        help="engine precision for a model file (OpenVINO): auto, fp32, bf16 "
+                             "or fp16")
     return parser
 
 
@@ -79,14 +86,16 @@ def torch_predictor(path: Path, device: torch.device) -> tuple[Predictor, list[s
     return predict, loaded.class_names
 
 
-def onnx_predictor(path: Path, threads: int) -> tuple[Predictor, list[str]]:
-    """Predictor running a model file in enet_ros's ONNX Runtime engine (what the robot runs);
-    a fixed-size model gets the image resized to its size and the labels resized back."""
+def onnx_predictor(path: Path, threads: int, engine_kind: str = "onnxruntime",
+                   precision: str = "auto") -> tuple[Predictor, list[str], str]:
+    """Predictor running a model file in an enet_ros engine (what the robot runs), its class
+    names, and "engine precision" as run; a fixed-size model gets the image resized to its
+    size and the labels resized back."""
     from enet_ros.engines import open_engine
     from enet_ros.model_file import open_model_file
 
     model = open_model_file(path)
-    engine = open_engine("onnxruntime", model, threads=threads or None)
+    engine = open_engine(engine_kind, model, threads=threads or None, precision=precision)
 
     def predict(image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
@@ -97,15 +106,17 @@ def onnx_predictor(path: Path, threads: int) -> tuple[Predictor, list[str]]:
             return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
         return engine.infer(pad_to_multiple(image)[None])[0][:height, :width]
 
-    return predict, list(model.metadata.class_names)
+    return predict, list(model.metadata.class_names), f"{engine.name} {engine.precision}"
 
 
-def make_predictor(path: Path, device: str, threads: int) -> tuple[Predictor, list[str] | None]:
+def make_predictor(path: Path, device: str, threads: int, engine: str = "onnxruntime",
+                   precision: str = "auto") -> tuple[Predictor, list[str] | None, str]:
+    """(predictor, class names if known, what runs it: "torch cpu", "openvino bf16", ...)."""
     if path.suffix.lower() == ".onnx":
-        return onnx_predictor(path, threads)
+        return onnx_predictor(path, threads, engine, precision)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch_predictor(path, torch.device(device))
+    return (*torch_predictor(path, torch.device(device)), f"torch {device}")
 
 
 def evaluate(predict: Predictor, dataset, show: bool = True) -> ConfusionMatrix:
@@ -119,6 +130,7 @@ def evaluate(predict: Predictor, dataset, show: bool = True) -> ConfusionMatrix:
 
 def main(args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the table; 2 and a message for what the user can fix."""
+    from enet_ros.engines import EngineError
     from enet_ros.model_file import ModelFileError
 
     if args.threads:
@@ -126,13 +138,14 @@ def main(args: argparse.Namespace) -> int:
     model_path = Path(args.model)
     try:
         dataset = build_dataset(args.dataset, args.data, args.split)
-        predict, model_classes = make_predictor(model_path, args.device, args.threads)
+        predict, model_classes, runner = make_predictor(model_path, args.device, args.threads,
+                                                        args.engine, args.precision)
         if model_classes is not None and len(model_classes) != dataset.num_classes:
             raise DatasetError(f"{model_path} predicts {len(model_classes)} classes but the "
                                f"{args.dataset} data set has {dataset.num_classes}")
         began = time.perf_counter()
         matrix = evaluate(predict, dataset)
-    except (DatasetError, CheckpointError, ModelFileError) as err:
+    except (DatasetError, CheckpointError, ModelFileError, EngineError) as err:
         print(f"enet-train evaluate: error: {err}", file=sys.stderr)
         return 2
     scores = matrix.compute()
@@ -142,6 +155,7 @@ def main(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": str(model_path), "dataset": args.dataset, "data": str(args.data),
               "split": args.split, "images": len(dataset), "resolution": "native",
+              "run_by": runner,
               "seconds": round(time.perf_counter() - began, 2), **scores.as_dict(names),
               "confusion_matrix": matrix.to_numpy().tolist(), "class_names": list(names)}
     (out / "report.json").write_text(json.dumps(report, indent=1))

@@ -57,11 +57,13 @@ def node_command() -> list[str]:
 class NodeProcess:
     """segment_node as a child process, its output in a file for the assertions to read."""
 
-    def __init__(self, ros_args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, ros_args: list[str], env: dict[str, str], log_path: Path,
+                 command: list[str] | None = None) -> None:
+        """command: another node executable to run instead (it must log "segmenting ")."""
         self.log_path = log_path
         self._log = log_path.open("w")
-        self.proc = subprocess.Popen([*node_command(), "--ros-args", *ros_args], env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*(command or node_command()), "--ros-args", *ros_args],
+                                     env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

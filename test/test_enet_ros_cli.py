@@ -1,6 +1,7 @@
 """The enet-ros command, run in-process through main(argv)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -86,6 +87,28 @@ def test_bench_and_info(model: Path, capsys: pytest.CaptureFixture) -> None:
     for expected in ("sha256", "ONNX opset   17", "ArgMax", "Conv", "dynamic",
                      "trained at   48x32 on fixture", "  1 red", "mean_iou: 1.0"):
         assert expected in printed
+
+
+def test_bench_json_compares_engines_interleaved(model: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("openvino")
+    assert main(["bench", "--model", str(model), "--width", "48", "--height", "32", "--runs",
+                 "3", "--engine", "openvino", "--engine", "onnxruntime", "--precision", "fp32",
+                 "--threads", "1", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2  # one JSON object a line, nothing else on stdout
+    openvino, onnxruntime = (json.loads(line) for line in lines)
+    assert (openvino["engine"], openvino["precision"], openvino["providers"]) == \
+        ("openvino", "fp32", ["CPU"])
+    assert (onnxruntime["engine"], onnxruntime["precision"], onnxruntime["providers"]) == \
+        ("onnxruntime", "fp32", ["CPUExecutionProvider"])
+    for result in (openvino, onnxruntime):
+        assert (result["width"], result["height"], result["runs"]) == (48, 32, 3)
+        assert 0 < result["engine_median_ms"] <= result["engine_p90_ms"]
+        assert 0 < result["pipeline_median_ms"] <= result["pipeline_p90_ms"]
+    assert openvino["engine_vs_first"] == 1.0
+    assert onnxruntime["engine_vs_first"] == pytest.approx(
+        onnxruntime["engine_median_ms"] / openvino["engine_median_ms"], rel=0.02)
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _runtime_fixtures import make_model_file, reference_labels
 
+from enet_ros import engines
 from enet_ros.engines import EngineError, open_engine, tensorrt_available
 from enet_ros.engines.onnxruntime_engine import CPU, choose_providers
 from enet_ros.model_file import ModelFile, open_model_file
@@ -88,15 +90,18 @@ def test_missing_providers_and_fallback_are_logged(models: dict,
 
 
 def test_engine_kind_and_threads_are_checked(models: dict) -> None:
-    with pytest.raises(EngineError, match="unknown engine 'openvino'"):
-        open_engine("openvino", models["dynamic"])
+    with pytest.raises(EngineError, match="unknown engine 'tflite'"):
+        open_engine("tflite", models["dynamic"])
     with pytest.raises(EngineError, match="threads must be at least 1"):
         open_engine("onnxruntime", models["dynamic"], threads=0)
 
 
-def test_auto_without_tensorrt_is_onnxruntime(models: dict) -> None:
+def test_auto_without_tensorrt_or_openvino_is_onnxruntime(models: dict, monkeypatch) -> None:
     if tensorrt_available():
         pytest.skip("TensorRT and a GPU are present: auto picks TensorRT")
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino fails, as uninstalled
+    monkeypatch.delitem(sys.modules, "enet_ros.engines.openvino_engine", raising=False)
+    monkeypatch.delattr(engines, "openvino_engine", raising=False)
     assert open_engine("auto", models["dynamic"]).name == "onnxruntime"
 
 
@@ -117,3 +122,14 @@ def test_tensorrt_agrees_with_the_reference_and_caches(models: dict, tmp_path: P
     assert (labels == reference_labels(batch, 5)).mean() > 0.99  # back ends may break ties apart
     assert engine_cache_path(models["dynamic"], False, tmp_path).is_file()
     engine.close()
+
+
+def test_onnxruntime_threads_sleep_between_runs_unless_told_to_spin(models: dict) -> None:
+    entry = "session.intra_op.allow_spinning"
+    quiet = open_engine("onnxruntime", models["dynamic"], threads=2, spin=False)
+    assert quiet._session.get_session_options().get_session_config_entry(entry) == "0"
+    batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(quiet.infer(batch), reference_labels(batch, 5))
+    spinning = open_engine("onnxruntime", models["dynamic"], threads=2)
+    with pytest.raises(Exception, match="does not have configuration"):  # ORT's default: spin
+        spinning._session.get_session_options().get_session_config_entry(entry)

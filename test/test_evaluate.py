@@ -74,9 +74,28 @@ def test_onnx_model_file_scores_perfectly_at_native_size(data, tmp_path, capsys)
     assert "| **mean** | **100.0** | **100.0** |" in printed
 
 
+def test_model_file_through_openvino_scores_the_same_and_says_so(data, tmp_path, capsys):
+    pytest.importorskip("openvino")
+    model = colour_classifier(tmp_path / "colour.onnx")
+    reports = {}
+    for engine in ("onnxruntime", "openvino"):
+        out = tmp_path / engine
+        assert run(str(model), "--data", str(data), "--output-dir", str(out), "--engine",
+                   engine, "--precision", "fp32") == 0
+        reports[engine] = json.loads((out / "report.json").read_text())
+    assert reports["onnxruntime"]["run_by"] == "onnxruntime fp32"
+    assert reports["openvino"]["run_by"] == "openvino fp32"
+    assert reports["openvino"]["confusion_matrix"] == reports["onnxruntime"]["confusion_matrix"]
+    assert reports["openvino"]["mean_iou"] == 1.0
+    capsys.readouterr()
+    assert run(str(model), "--data", str(data), "--engine", "openvino", "--precision",
+               "int4") == 2
+    assert "error: unknown precision 'int4'" in capsys.readouterr().err
+
+
 def test_fixed_size_model_file_is_fed_its_size(data, tmp_path):
     model = colour_classifier(tmp_path / "fixed.onnx", fixed=(32, 48))
-    predict, _ = evaluate.make_predictor(model, "cpu", 1)
+    predict, _, _ = evaluate.make_predictor(model, "cpu", 1)
     image, label = build_dataset("camvid", data, "val")[0]
     labels = predict(image)
     assert labels.shape == label.shape
@@ -103,7 +122,7 @@ def test_padding_is_cropped_back(tmp_path, data):
     torch.manual_seed(0)
     net = ENet(11).eval()
     torch.save({"model": net.state_dict()}, tmp_path / "m.pth")
-    predict, names = evaluate.make_predictor(tmp_path / "m.pth", "cpu", 1)
+    predict, names, _ = evaluate.make_predictor(tmp_path / "m.pth", "cpu", 1)
     image, _ = build_dataset("camvid", data, "val")[0]
     labels = predict(image)
     assert labels.shape == (28, 40) and labels.dtype == np.uint8 and names is None
@@ -119,7 +138,7 @@ def test_encoder_checkpoint_scores_are_upsampled(tmp_path, data):
     torch.manual_seed(0)
     net = ENet(11, encoder_only=True).eval()
     torch.save({"model": used_state(net), "stage": "encoder"}, tmp_path / "enc.pth")
-    predict, _ = evaluate.make_predictor(tmp_path / "enc.pth", "cpu", 1)
+    predict, _, _ = evaluate.make_predictor(tmp_path / "enc.pth", "cpu", 1)
     image, _ = build_dataset("camvid", data, "val")[0]
     padded = evaluate.pad_to_multiple(image)
     with torch.no_grad():

@@ -8,8 +8,10 @@ bright frames. Then the shipped model by default, and the Humble fallback (no me
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from enet_ros.engines import open_engine
 from enet_ros.image_codec import decode_compressed, decode_image, encode_image
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import load_palette
+from enet_ros.ros import params
 from enet_ros.segmenter import Segmenter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,8 +311,12 @@ def test_diagnostics_report_engine_rates_and_latency(outputs):
     diag = probe.fresh_diagnostics(lambda d: float(d["output rate (Hz)"]) > 0)
     # Named by the fully qualified node name, the camera topic as hardware: cameras stay apart.
     assert diag["name"] == f"{NODE}: segmentation"
-    assert diag["hardware_id"] == "/cam/image_raw" and diag["engine"] == "onnxruntime"
-    assert "CPUExecutionProvider" in diag["providers"]
+    assert diag["hardware_id"] == "/cam/image_raw"
+    # engine auto: OpenVINO where it is installed (the test extra has it), else ONNX Runtime
+    engine = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
+    assert diag["engine"] == engine
+    assert diag["providers"] == {"openvino": "CPU", "onnxruntime": "CPUExecutionProvider"}[engine]
+    assert diag["precision"] in ("fp32", "bf16")
     assert float(diag["input rate (Hz)"]) > 0
     assert 0 <= float(diag["latency median (ms)"]) < 1000
     assert diag["input topic"] == "/cam/image_raw"
@@ -526,3 +533,89 @@ def test_without_message_info_frames_flow_and_losses_are_unavailable(env, model,
         executor.shutdown(timeout_sec=1.0)
         segment.destroy_node()
         rclpy.try_shutdown()
+
+
+# -- node D: OpenVINO; the node as a neighbour on a small CPU ------------------------------
+
+def test_openvino_engine_in_the_node(env, model, reference, tmp_path):
+    pytest.importorskip("openvino")
+    node = NodeProcess(["-p", f"model:={model}", "-p", "engine:=openvino",
+                        "-p", "precision:=fp32", "-r", "__ns:=/ov_cam",
+                        "-r", "image:=/cam/image_raw"], env, tmp_path / "node.log")
+    try:
+        node.wait_ready()
+        ov_probe = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/ov_cam")
+        try:
+            ov_probe.listen("labels", Image)
+            ov_probe.wait_subscribed("labels")
+            ov_probe.wait_matched(ov_probe.image_pub)
+            rgb = blocks_frame(H, W, seed=11)
+            stamp = next_stamp()
+            ov_probe.publish_image(rgb, "rgb8", stamp)
+            labels = decoded(ov_probe.frame("labels", stamp))
+            expected = reference["camera"].segment(rgb).labels
+            assert len(np.unique(expected)) == 4
+            assert np.mean(labels == expected) >= 0.999
+            diag = ov_probe.fresh_diagnostics(lambda d: int(d["frames published"]) >= 1)
+            assert (diag["engine"], diag["providers"], diag["precision"]) == \
+                ("openvino", "CPU", "fp32")
+        finally:
+            ov_probe.close()
+    finally:
+        status = node.stop(signal.SIGINT)
+    log = node.log()
+    assert status == 0 and "Traceback" not in log, log
+    # the node's defaults: all CPUs but one, threads not pinned (spin_threads false)
+    assert f"in fp32, {params.inference_threads(0)} threads, pinned False" in log, log
+
+
+SHIPPED = ROOT / "models" / "enet_camvid.onnx"
+
+
+def frames_through(env: dict[str, str], log: Path, namespace: str, ros_args: list[str],
+                   command: list[str] | None = None) -> tuple[int, dict[str, str] | None]:
+    """Start a node, send it 30 640x360 bgr8 frames at 10 Hz from this process (a separate
+    subscriber): (frames whose enet/labels came back, the node's last diagnostics)."""
+    node = NodeProcess([*ros_args, "-r", f"__ns:={namespace}", "-r", "image:=/rate/image_raw"],
+                       env, log, command)
+    try:
+        node.wait_ready(timeout=60)
+        probe = Probe(int(env["ROS_DOMAIN_ID"]), namespace=namespace)
+        try:
+            camera = probe.node.create_publisher(Image, "/rate/image_raw", 5)
+            probe.listen("labels", Image)
+            probe.wait_subscribed("labels")
+            probe.wait_matched(camera)
+            frame = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)
+            stamps = []
+            tick = time.monotonic()
+            for _ in range(30):
+                stamps.append(next_stamp())
+                camera.publish(raw_image(frame, "bgr8", stamps[-1]))
+                tick += 0.1
+                time.sleep(max(0.0, tick - time.monotonic()))
+            time.sleep(1.5)
+            got = {(m.header.stamp.sec, m.header.stamp.nanosec)
+                   for m in probe.messages("labels")} & set(stamps)
+            return len(got), probe.diagnostics()
+        finally:
+            probe.close()
+    finally:
+        node.stop(signal.SIGINT)
+
+
+def test_a_separate_subscriber_gets_every_frame_at_10_hz(env, tmp_path):
+    """The shipped model with the node's defaults (engine auto, threads that leave a core and
+    do not spin): the labels of >= 29 of 30 frames reach a separate subscriber in
+    benchmarks/node_speed.py; this test allows 27. A relay node with the same topics and no
+    inference runs first: when even it loses frames, the machine is too busy to judge."""
+    relay, _ = frames_through(env, tmp_path / "relay.log", "/relay_cam", [],
+                              [sys.executable, str(ROOT / "benchmarks" / "relay_node.py")])
+    received, diag = frames_through(env, tmp_path / "node.log", "/rate_cam",
+                                    ["-p", f"model:={SHIPPED}"])
+    print(f"labels of {received}/30 frames at 10 Hz through segment_node ({diag}); "
+          f"{relay}/30 through a relay node")
+    if relay < 29:
+        pytest.skip(f"machine too busy to judge: a relay node with no inference passed only "
+                    f"{relay}/30 frames (segment_node {received}/30)")
+    assert received >= 27, (received, diag)

@@ -236,6 +236,13 @@ def test_check_choice_and_parse_providers():
         "CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+def test_inference_threads_leave_a_cpu_unless_told(monkeypatch):
+    assert params.inference_threads(3) == 3
+    for cpus, threads in ((1, 1), (2, 1), (8, 7)):
+        monkeypatch.setattr(params.os, "sched_getaffinity", lambda pid, n=cpus: set(range(n)))
+        assert params.inference_threads(0) == threads
+
+
 def test_resolve_model_prefers_the_given_path_then_the_shipped_one():
     """One lookup for the node and the command line: enet_ros.shipped (test_shipped.py)."""
     assert params.resolve_model("/x/y.onnx") == params.Path("/x/y.onnx")

@@ -52,7 +52,7 @@ class OnnxRuntimeEngine:
 
     def __init__(self, model: ModelFile, providers: list[str] | None = None,
                  threads: int | None = None, fp16: bool = False, cache_dir: str | None = None,
-                 logger: Any = None) -> None:
+                 spin: bool = True, logger: Any = None) -> None:
         logger = logger or default_logger()
         chosen, missing = choose_providers(providers, ort.get_available_providers())
         if missing:  # a warning when asked for by name; the defaults try GPUs where present
@@ -61,10 +61,13 @@ class OnnxRuntimeEngine:
                 f"{', '.join(ort.get_available_providers())}); using {', '.join(chosen)}")
         options = ort.SessionOptions()
         # ORT's defaults stay: graph optimisation ORT_ENABLE_ALL (its NCHWc layout transform
-        # is what the model file is written for) and spinning intra-op threads. Sleeping
-        # threads were 2x faster on a 2-core machine loaded by other jobs, but 30 % slower
-        # on an idle one (benchmarks/runtime_speed.py: 70 vs 49 ms at 640x360), and an
-        # idle-enough CPU is what a robot running this node should have.
+        # is what the model file is written for) and, unless spin is False, spinning intra-op
+        # threads. Sleeping threads were 2x faster on a 2-core machine loaded by other jobs,
+        # but 30 % slower on an idle one (benchmarks/runtime_speed.py: 70 vs 49 ms at
+        # 640x360). Spinning threads hold every core between runs, though, and starve the
+        # camera driver and DDS: the node turns them off (benchmarks/node_speed.py).
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             if threads < 1:
                 raise EngineError(f"threads must be at least 1, got {threads}")
@@ -76,6 +79,7 @@ class OnnxRuntimeEngine:
         except _ORT_ERRORS as err:
             raise EngineError(f"onnxruntime cannot load {model.path}: {err}") from None
         self.providers: list[str] = list(self._session.get_providers())
+        self.precision = "fp16" if fp16 and self.providers[0] == TENSORRT else "fp32"
         self.model = model
         self.input_size = model.fixed_size
         logger.info(f"onnxruntime {ort.__version__} runs {model.path.name} on "

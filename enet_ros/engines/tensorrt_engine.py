@@ -166,6 +166,7 @@ class TensorRTEngine:
         self._buffers: dict[str, tuple[int, int]] = {}  # name -> (device pointer, bytes)
         self.providers = [f"TensorRT {trt.__version__} ({'fp16' if fp16 else 'fp32'}) on "
                           f"{gpu_name()}"]
+        self.precision = "fp16" if fp16 else "fp32"
         self.model = model
         self.input_size = model.fixed_size
         logger.info(f"TensorRT runs {model.path.name}: {self.providers[0]}")

@@ -99,7 +99,7 @@ class SegmentNode(Node):
         try:
             for spec in params.PARAMS:  # an override out of range or of the wrong type raises
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-            for name in ("engine", "output_resolution", "transport"):
+            for name in ("engine", "precision", "output_resolution", "transport"):
                 params.check_choice(name, self._value(name))
             path = params.resolve_model(self._value("model"))
             log.info(f"loading model {path}")
@@ -108,15 +108,18 @@ class SegmentNode(Node):
             self._engine = open_engine(
                 self._value("engine"), model,
                 providers=params.parse_providers(self._value("providers")),
-                threads=self._value("threads") or None, fp16=self._value("fp16"),
-                cache_dir=self._value("engine_cache_dir") or None, logger=log)
+                threads=params.inference_threads(self._value("threads")),
+                fp16=self._value("fp16"), cache_dir=self._value("engine_cache_dir") or None,
+                logger=log, precision=self._value("precision"),
+                device=self._value("device") or None, spin=self._value("spin_threads"))
             height, width = self._value("input_height"), self._value("input_width")
             self._segmenter = Segmenter(
                 self._engine, palette, output_resolution=self._value("output_resolution"),
                 input_size=(height or model.metadata.input_height,
                             width or model.metadata.input_width) if height or width else None)
             size = self._segmenter.input_size
-            log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)}; "
+            log.info(f"engine {self._engine.name} on {', '.join(self._engine.providers)} in "
+                     f"{self._engine.precision}; "
                      f"{model.num_classes} classes, network input {size[1]}x{size[0]}")
             began = time.perf_counter()
             self._segmenter.segment(np.zeros((*size, 3), np.uint8))
@@ -267,7 +270,7 @@ class SegmentNode(Node):
         rqt_robot_monitor and diagnostic_aggregator."""
         level, message, values = self._stats.summary(
             self._slot.dropped, self._engine.name, self._engine.providers,
-            {"input topic": self._image_topic})
+            {"input topic": self._image_topic, "precision": self._engine.precision})
         status = DiagnosticStatus(level=bytes([level]),
                                   name=f"{self.get_fully_qualified_name()}: segmentation",
                                   message=message, hardware_id=self._image_topic,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from enet_ros import shipped
 
-ENGINES = ("auto", "onnxruntime", "tensorrt")
+ENGINES = ("auto", "onnxruntime", "openvino", "tensorrt")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT_RESOLUTIONS = ("camera", "network")
 TRANSPORTS = ("raw", "compressed")
 OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_camera_info")
@@ -48,12 +49,22 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model", "", "Path of the ENet model file (.onnx). Empty: the shipped "
               f"{shipped.DEFAULT_MODEL} from the package's share directory."),
     ParamSpec("engine", "auto", "Inference back end; auto picks TensorRT when it is "
-              "installed and usable, ONNX Runtime otherwise.", choices=ENGINES),
+              "installed and usable, else ONNX Runtime when it has a GPU provider, else "
+              "OpenVINO when installed, else ONNX Runtime on the CPU.", choices=ENGINES),
     ParamSpec("providers", "", "ONNX Runtime execution providers to try, comma-separated, "
               "best first (e.g. 'CUDAExecutionProvider,CPUExecutionProvider'). Empty: the "
               "engine's default order. Unavailable ones are skipped with a warning."),
-    ParamSpec("threads", 0, "CPU threads for inference; 0 lets the engine decide.",
+    ParamSpec("threads", 0, "CPU threads for inference; 0: every CPU the node may use but "
+              "one (at least 1), leaving the camera driver and DDS a core.",
               int_range=(0, 256, 1)),
+    ParamSpec("spin_threads", False, "Let CPU inference threads hold their cores between "
+              "frames (ONNX Runtime's spinning intra-op threads, OpenVINO's threads pinned to "
+              "cores): faster on an otherwise idle CPU, but they starve the camera "
+              "driver, DDS and the other nodes on a small one."),
+    ParamSpec("precision", "auto", "OpenVINO inference precision; auto: bf16 on a CPU that "
+              "reports it (fp16 on a GPU), else fp32. OpenVINO only.", choices=PRECISIONS),
+    ParamSpec("device", "CPU", "OpenVINO device: CPU, GPU (an Intel GPU) or GPU.N; an absent "
+              "one falls back to the CPU with a warning. OpenVINO only."),
     ParamSpec("fp16", False, "Build the TensorRT engine in half precision (TensorRT only)."),
     ParamSpec("engine_cache_dir", "", "Where TensorRT keeps built engines between runs; "
               "empty: the engine's default cache."),
@@ -127,6 +138,14 @@ def refuse_update(name: str, value: object) -> str | None:
         if not (math.isfinite(value) and lo <= value <= hi):
             return f"{name} must be between {lo} and {hi}, got {value}"
     return None
+
+
+def inference_threads(requested: int) -> int:
+    """``requested``, or for 0 every CPU this process may run on but one (at least 1)."""
+    if requested:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cpus or 1) - 1)
 
 
 def parse_providers(text: str) -> list[str] | None:
