@@ -19,7 +19,7 @@ class Dependency:
     module: str
     rosdep: str | None
     pip: str | None
-    optional: bool = False  # only needed by an engine the user chose (TensorRT)
+    optional: bool = False  # only needed by an engine the user chose (TensorRT, OpenVINO)
 
 
 DEPENDENCIES: tuple[Dependency, ...] = (
@@ -39,6 +39,8 @@ DEPENDENCIES: tuple[Dependency, ...] = (
     # TensorRT and its CUDA bindings come with JetPack or NVIDIA's wheels; rosdep has no key.
     Dependency("tensorrt", None, "tensorrt", optional=True),
     Dependency("cuda", None, "cuda-python", optional=True),
+    # OpenVINO for Intel CPUs and GPUs: pip only (`pip install "enet_ros[openvino]"`).
+    Dependency("openvino", None, "openvino", optional=True),
 )
 
 

@@ -8,6 +8,7 @@ here: this module, its validation rules and the default-model lookup are tested 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
