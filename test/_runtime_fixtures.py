@@ -35,25 +35,30 @@ def reference_labels(rgb: np.ndarray, num_classes: int = 4) -> np.ndarray:
     return scores.argmax(axis=-1).astype(np.uint8)
 
 
-def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48) -> ModelMetadata:
+def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48,
+                     io: str = "uint8") -> ModelMetadata:
     names = ("dark", "red", "green", "blue") + tuple(f"extra{i}" for i in range(num_classes - 4))
     colours = ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)) + \
         tuple((i, i, i) for i in range(100, 100 + num_classes - 4))
     return ModelMetadata(names, colours, height, width, dataset="fixture",
                          training={"command": "test/_runtime_fixtures.py"},
-                         validation={"mean_iou": 1.0})
+                         validation={"mean_iou": 1.0}, io=io)
 
 
 def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int] | None = None,
-                    confidence: bool = False, metadata: ModelMetadata | None = None) -> Path:
-    """Export the fixture network to path (uint8 NHWC in, uint8 labels out, contract metadata).
+                    confidence: bool = False, metadata: ModelMetadata | None = None,
+                    io: str = "uint8") -> Path:
+    """Export the fixture network to path (NHWC RGB in, labels out, contract metadata).
 
     fixed_size: (height, width) baked into the graph, or None for dynamic height and width.
+    io: "uint8" (uint8 in and out) or "float32" (float32 in, int32 labels out).
     """
     import onnx
     import torch
 
     weights, biases = _parameters(num_classes)
+    input_dtype, labels_dtype = {"uint8": (torch.uint8, torch.uint8),
+                                 "float32": (torch.float32, torch.int32)}[io]
 
     class Tiny(torch.nn.Module):
         def __init__(self) -> None:
@@ -65,13 +70,13 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
 
         def forward(self, image: torch.Tensor):  # noqa: ANN201 - one or two outputs
             scores = self.conv(image.permute(0, 3, 1, 2).float())
-            labels = scores.argmax(dim=1).to(torch.uint8)
+            labels = scores.argmax(dim=1).to(labels_dtype)
             if not confidence:
                 return labels
             return labels, torch.softmax(scores, dim=1).amax(dim=1)
 
     height, width = fixed_size or (16, 24)
-    example = torch.zeros(1, height, width, 3, dtype=torch.uint8)
+    example = torch.zeros(1, height, width, 3, dtype=input_dtype)
     outputs = ["labels", "confidence"] if confidence else ["labels"]
     axes = {"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}}
     if fixed_size is None:
@@ -84,7 +89,7 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
                           output_names=outputs, dynamic_axes=axes, opset_version=17,
                           dynamo=False)
     model = onnx.load(str(path))
-    meta = metadata or fixture_metadata(num_classes)
+    meta = metadata or fixture_metadata(num_classes, io=io)
     for key, value in meta.to_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
