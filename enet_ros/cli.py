@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.bag import BagError, segment_bag
 from enet_ros.engines import ENGINE_KINDS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
 from enet_ros.model_file import ModelFile, ModelFileError, open_model_file
@@ -187,10 +186,18 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_bag(args: argparse.Namespace) -> int:
+    try:  # imported here: rosbags >= 0.10 installs on Python 3.10 and later only
+        from enet_ros.bag import BagError, segment_bag
+    except ImportError as err:
+        raise CliError(f"enet-ros bag needs rosbags >= 0.10, which needs Python 3.10 or later "
+                       f"({err}); every other command runs on 3.8") from None
     segmenter = _segmenter(args)
     start = time.perf_counter()
-    summary = segment_bag(args.src, args.dst, args.image_topic, segmenter,
-                          overlay_alpha=args.alpha, prefix=args.prefix)
+    try:
+        summary = segment_bag(args.src, args.dst, args.image_topic, segmenter,
+                              overlay_alpha=args.alpha, prefix=args.prefix)
+    except BagError as err:
+        raise CliError(str(err)) from None
     _print_summary(summary.frames, time.perf_counter() - start, summary.class_pixels,
                    segmenter.palette)
     print(f"copied {summary.messages} messages and added {args.prefix}/labels, /color, "
@@ -278,7 +285,7 @@ def cmd_build_engine(args: argparse.Namespace) -> int:
 COMMANDS = {"segment": cmd_segment, "bag": cmd_bag, "bench": cmd_bench, "info": cmd_info,
             "build-engine": cmd_build_engine}
 EXPECTED_ERRORS = (CliError, ModelFileError, PaletteError, EngineError, SegmenterError,
-                   ImageCodecError, BagError, OSError)
+                   ImageCodecError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,8 @@ For camera `front` the node subscribes to /front/image_raw and /front/camera_inf
 publishes /front/enet/labels, /front/enet/color, /front/enet/overlay, /front/enet/camera_info.
 All nodes share one parameter file (its keys are under /**, so it applies in any namespace).
 """
+from __future__ import annotations  # list[str] below: ROS 2 on Python 3.8 (JetPack 5)
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import IfElseSubstitution, LaunchConfiguration, PathJoinSubstitution

@@ -7,6 +7,8 @@ to `namespace` (so /enet/... without one). Parameters come from `params_file`
 (config/segment.yaml by default); the launch arguments that set parameters override it, and
 their defaults equal the file's defaults.
 """
+from __future__ import annotations  # ROS 2 on Python 3.8 (JetPack 5)
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
