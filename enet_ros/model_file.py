@@ -164,10 +164,17 @@ def _dims(value_info: Any) -> list[int | str]:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
 
 
-def _dtype_name(value_info: Any) -> str:
+def _check_io_dtype(path: Path, role: str, value_info: Any, expected: np.dtype,
+                    io: IOKind) -> None:
+    """A graph edge whose dtype is not the one the metadata's I/O kind names is an error."""
     import onnx
 
-    return onnx.TensorProto.DataType.Name(value_info.type.tensor_type.elem_type).lower()
+    elem_type = value_info.type.tensor_type.elem_type
+    if elem_type != onnx.helper.np_dtype_to_tensor_dtype(expected):
+        actual = onnx.TensorProto.DataType.Name(elem_type).lower()
+        raise ModelFileError(f"{path}: {role} {value_info.name!r} is {actual}, but the "
+                             f"metadata says I/O {io.name!r} ({io.describe()}); re-export "
+                             f"with `enet-train export`")
 
 
 def open_model_file(path: str | Path) -> ModelFile:
@@ -199,7 +206,6 @@ def open_model_file(path: str | Path) -> ModelFile:
     inputs = [i for i in graph.input if i.name not in initializers]
     outputs = {o.name: o for o in graph.output}
     io = IO_KINDS[metadata.io]
-    to_onnx = onnx.helper.np_dtype_to_tensor_dtype
     if [i.name for i in inputs] != [INPUT_NAME]:
         raise ModelFileError(f"{path}: inputs are {[i.name for i in inputs]}, the contract "
                              f"wants one named {INPUT_NAME!r}")
@@ -208,10 +214,7 @@ def open_model_file(path: str | Path) -> ModelFile:
     if len(dims) != 4 or dims[3] != 3:
         raise ModelFileError(f"{path}: input {INPUT_NAME!r} must be [N, H, W, 3] (RGB, "
                              f"channels last), got shape {dims}")
-    if image.type.tensor_type.elem_type != to_onnx(io.input_dtype):
-        raise ModelFileError(f"{path}: input {INPUT_NAME!r} is "
-                             f"{_dtype_name(image)}, but the metadata says I/O {io.name!r} "
-                             f"({io.describe()}); re-export with `enet-train export`")
+    _check_io_dtype(path, "input", image, io.input_dtype, io)
     if LABELS_NAME not in outputs:
         raise ModelFileError(f"{path}: no output named {LABELS_NAME!r} "
                              f"(outputs: {sorted(outputs)})")
@@ -219,10 +222,7 @@ def open_model_file(path: str | Path) -> ModelFile:
     if len(_dims(labels)) != 3:
         raise ModelFileError(f"{path}: output {LABELS_NAME!r} must be [N, H, W], got shape "
                              f"{_dims(labels)}")
-    if labels.type.tensor_type.elem_type != to_onnx(io.labels_dtype):
-        raise ModelFileError(f"{path}: output {LABELS_NAME!r} is {_dtype_name(labels)}, but "
-                             f"the metadata says I/O {io.name!r} ({io.describe()}); "
-                             f"re-export with `enet-train export`")
+    _check_io_dtype(path, "output", labels, io.labels_dtype, io)
     has_confidence = CONFIDENCE_NAME in outputs
     if has_confidence and outputs[CONFIDENCE_NAME].type.tensor_type.elem_type != \
             onnx.TensorProto.FLOAT:
