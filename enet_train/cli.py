@@ -194,7 +194,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     export.add_argument("--io", default=DEFAULT_IO, choices=sorted(IO_KINDS),
                         help="dtypes at the graph's edges: uint8 image in and labels out "
                              "(default; TensorRT >= 8.6, ONNX Runtime, OpenVINO) or float32 "
-                             "image in, int32 labels out (TensorRT 8.2 to 8.5: JetPack 4, 5)")
+                             "image in, int32 labels out (TensorRT 8.4 and 8.5: JetPack 5)")
     export.set_defaults(func=_export)
 
     check = sub.add_parser("check", help="list a model file's operators, flag TensorRT gaps")
