@@ -1,10 +1,15 @@
 """enet_ros: an ament_python ROS 2 package that also installs with plain pip.
 
-`pip install .` gives the robot runtime (no torch); `pip install .[ros]` adds ROS 2 Jazzy's
-rclpy from PyPI for the node and `enet-ros demo`; `pip install .[train]` adds what the offline
-training needs; `pip install .[test]` adds the test tools and the same rclpy. colcon builds
-the same file as an ament_python package.
+`pip install .` gives the robot runtime (no torch) without an ONNX Runtime, so that it never
+replaces the one the user chose: add `[cpu]` (onnxruntime) or `[gpu]` (onnxruntime-gpu), or
+install a Jetson's onnxruntime-gpu wheel first. `[openvino]` adds the OpenVINO engine; `[ros]`
+adds ROS 2 Jazzy's rclpy from PyPI for the node and `enet-ros demo`. `pip install .[train]` adds
+what the offline training needs; `pip install .[test]` adds the test tools, onnxruntime,
+OpenVINO and the same rclpy. colcon builds the same file as an ament_python package. The
+runtime runs on Python 3.8 (JetPack 5) to 3.12.
 """
+from __future__ import annotations
+
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -32,7 +37,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.8",
     packages=find_packages(exclude=["test", "test.*", "benchmarks"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -51,12 +56,15 @@ setup(
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
         "onnx>=1.15",
-        "onnxruntime>=1.17",
         "pyyaml>=6",
         "tqdm>=4.60",
-        "rosbags>=0.10",
+        "rosbags>=0.10; python_version >= '3.10'",  # `enet-ros bag` only; 0.10 needs 3.10
     ],
     extras_require={
+        # The ONNX Runtime flavour is the user's: both install the module `onnxruntime`, and
+        # whichever comes last wins, so the base install pulls neither.
+        "cpu": ["onnxruntime>=1.17"],
+        "gpu": ["onnxruntime-gpu>=1.17"],
         # torch is not pinned here: install the wheel you want first (CPU or CUDA);
         # anything >= 2.1 satisfies this and nothing else is pulled in.
         "train": [
@@ -72,6 +80,7 @@ setup(
         "openvino": ["openvino>=2024.0"],
         # Tests run the node for real, with the same wheels.
         "test": [
+            "onnxruntime>=1.17",
             "pytest>=7",
             "hypothesis>=6",
             "torchmetrics>=1.0",

@@ -21,16 +21,12 @@ from tqdm import tqdm
 
 from enet_ros.image_codec import (ImageCodecError, decode_compressed, decode_image,
                                   encode_image, overlay_encoding)
-from enet_ros.inputs import Frame, Unreadable
+from enet_ros.inputs import BagError, Frame, Unreadable, is_bag
 from enet_ros.segmenter import Segmenter
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
 BAG_FILE_SUFFIXES = (".mcap", ".db3")
-
-
-class BagError(ValueError):
-    """A bag that cannot be read or written as asked."""
 
 
 @dataclass
@@ -46,11 +42,6 @@ class BagSummary:
 
 def _storage_of(path: Path) -> StoragePlugin:
     return StoragePlugin.MCAP if any(path.glob("*.mcap")) else StoragePlugin.SQLITE3
-
-
-def is_bag(path: Path) -> bool:
-    """A rosbag2 as `ros2 bag record` writes it: a folder with metadata.yaml."""
-    return (path / "metadata.yaml").is_file()
 
 
 def _check_is_bag(src: Path) -> None:

@@ -13,16 +13,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.bag import BagError, bag_frames, is_bag, segment_bag
 from enet_ros.engines import ENGINE_KINDS, PRECISIONS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
-from enet_ros.inputs import (Frame, InputError, Unreadable, count_frames, expand_inputs,
-                             read_frames)
+from enet_ros.inputs import (BagError, Frame, InputError, Unreadable, count_frames, expand_inputs,
+                             is_bag, read_frames)
 from enet_ros.model_file import ModelFile, ModelFileError, open_model_file
 from enet_ros.palette import Palette, PaletteError, load_palette
 from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
@@ -198,7 +198,18 @@ def _output_name(out: Path, frame: Frame) -> tuple[Path, str]:
     return out, frame.source.stem
 
 
+def _bag_module() -> ModuleType:
+    """enet_ros.bag, imported on use: rosbags >= 0.10 installs on Python 3.10 and later only."""
+    try:
+        from enet_ros import bag
+    except ImportError as err:
+        raise CliError(f"bags need rosbags >= 0.10, which needs Python 3.10 or later ({err}); "
+                       f"every other input runs on 3.8") from None
+    return bag
+
+
 def cmd_bag(args: argparse.Namespace) -> int:
+    segment_bag = _bag_module().segment_bag
     segmenter = _segmenter(args)
     start = time.perf_counter()
     summary = segment_bag(args.src, args.dst, args.image_topic, segmenter,
@@ -310,7 +321,7 @@ def _demo_frames(source: Path | None, image_topic: str | None
     read once here so that a bad input fails before the node starts."""
     if source is not None and is_bag(source):
         def items() -> Iterator[Frame | Unreadable]:
-            return bag_frames(source, image_topic)
+            return _bag_module().bag_frames(source, image_topic)
     else:
         files = expand_inputs([source]) if source is not None else sample_frames()
 

@@ -22,6 +22,16 @@ class InputError(ValueError):
     """An input that does not exist or is of no kind we read; says which."""
 
 
+class BagError(ValueError):
+    """A bag that cannot be read or written as asked. Defined here rather than in bag.py so
+    that callers can catch it without importing rosbags (Python 3.10+ only)."""
+
+
+def is_bag(path: Path) -> bool:
+    """A rosbag2 as `ros2 bag record` writes it: a folder with metadata.yaml."""
+    return (path / "metadata.yaml").is_file()
+
+
 @dataclass(frozen=True)
 class Frame:
     """One RGB frame: an image (index 0) or frame ``index`` of a video."""

@@ -7,6 +7,11 @@ An ENet model file is a self-contained ONNX file with
   [N, H, W], the winning class's softmax probability,
 * metadata_props describing itself (``ModelMetadata``).
 
+A second I/O flavour (``IO_KINDS["float32"]``) takes float32 RGB 0..255 and gives int32 labels,
+the same graph otherwise: TensorRT before 8.5 parses no uint8 tensor at all and before 8.6
+casts none, so JetPack 4 and 5 need it. The metadata names the flavour, the checker holds the
+graph to it, and the engines convert at the edges, so callers always see uint8 in and out.
+
 This module both writes (``ModelMetadata.to_props``, used by the exporter) and checks
 (``open_model_file``) that contract, so the two sides cannot drift apart. It needs the ``onnx``
 package only, never torch or an inference engine.
@@ -19,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 FORMAT_VERSION = 1
 INPUT_NAME = "image"
 LABELS_NAME = "labels"
@@ -26,11 +33,32 @@ CONFIDENCE_NAME = "confidence"
 SIZE_MULTIPLE = 8
 
 _KEY_FORMAT = "enet_format_version"
+_KEY_IO = "enet_io"
 _REQUIRED_KEYS = (_KEY_FORMAT, "class_names", "palette", "input_height", "input_width")
 
 
 class ModelFileError(ValueError):
     """A model file that is missing, unreadable, or breaks the contract; says what to do."""
+
+
+@dataclass(frozen=True)
+class IOKind:
+    """One I/O flavour of the contract: the dtypes of the graph's image input and labels."""
+
+    name: str
+    input_dtype: np.dtype
+    labels_dtype: np.dtype
+
+    def describe(self) -> str:
+        return f"{self.input_dtype.name} image in, {self.labels_dtype.name} labels out"
+
+
+IO_KINDS = {
+    "uint8": IOKind("uint8", np.dtype(np.uint8), np.dtype(np.uint8)),
+    # For TensorRT < 8.6: float32 RGB 0..255 in, int32 class ids out.
+    "float32": IOKind("float32", np.dtype(np.float32), np.dtype(np.int32)),
+}
+DEFAULT_IO = "uint8"  # files written before the key existed are all uint8
 
 
 @dataclass(frozen=True)
@@ -44,8 +72,12 @@ class ModelMetadata:
     dataset: str = "unknown"
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
+    io: str = DEFAULT_IO  # a key of IO_KINDS
 
     def __post_init__(self) -> None:
+        if self.io not in IO_KINDS:
+            raise ModelFileError(f"I/O kind {self.io!r} is unknown; this enet_ros reads "
+                                 f"{', '.join(IO_KINDS)}: upgrade enet_ros or re-export")
         if not 2 <= len(self.class_names) <= 256:
             raise ModelFileError(f"a model needs 2 to 256 classes, got {len(self.class_names)}")
         if len(self.palette) != len(self.class_names):
@@ -67,6 +99,7 @@ class ModelMetadata:
         """ONNX metadata_props (string to string) carrying this metadata."""
         return {
             _KEY_FORMAT: str(FORMAT_VERSION),
+            _KEY_IO: self.io,
             "class_names": json.dumps(list(self.class_names)),
             "palette": json.dumps([list(c) for c in self.palette]),
             "input_height": str(self.input_height),
@@ -99,7 +132,8 @@ class ModelMetadata:
         if not isinstance(palette, list) or not all(isinstance(c, list) for c in palette):
             raise ModelFileError("metadata palette is not a list of [r, g, b] colours")
         return cls(tuple(names), tuple(tuple(c) for c in palette), height, width,
-                   props.get("dataset", "unknown"), training, validation)
+                   props.get("dataset", "unknown"), training, validation,
+                   props.get(_KEY_IO, DEFAULT_IO))
 
 
 @dataclass(frozen=True)
@@ -118,11 +152,29 @@ class ModelFile:
     def num_classes(self) -> int:
         return self.metadata.num_classes
 
+    @property
+    def io(self) -> IOKind:
+        """The dtypes at the graph's edges, which the engines convert from and to uint8."""
+        return IO_KINDS[self.metadata.io]
+
 
 def _dims(value_info: Any) -> list[int | str]:
     """Each dimension as an int, or its symbolic name (or '?') when dynamic."""
     shape = value_info.type.tensor_type.shape
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
+
+
+def _check_io_dtype(path: Path, role: str, value_info: Any, expected: np.dtype,
+                    io: IOKind) -> None:
+    """A graph edge whose dtype is not the one the metadata's I/O kind names is an error."""
+    import onnx
+
+    elem_type = value_info.type.tensor_type.elem_type
+    if elem_type != onnx.helper.np_dtype_to_tensor_dtype(expected):
+        actual = onnx.TensorProto.DataType.Name(elem_type).lower()
+        raise ModelFileError(f"{path}: {role} {value_info.name!r} is {actual}, but the "
+                             f"metadata says I/O {io.name!r} ({io.describe()}); re-export "
+                             f"with `enet-train export`")
 
 
 def open_model_file(path: str | Path) -> ModelFile:
@@ -153,23 +205,27 @@ def open_model_file(path: str | Path) -> ModelFile:
     initializers = {init.name for init in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     outputs = {o.name: o for o in graph.output}
-    u8, f32 = onnx.TensorProto.UINT8, onnx.TensorProto.FLOAT
+    io = IO_KINDS[metadata.io]
     if [i.name for i in inputs] != [INPUT_NAME]:
         raise ModelFileError(f"{path}: inputs are {[i.name for i in inputs]}, the contract "
                              f"wants one named {INPUT_NAME!r}")
     image = inputs[0]
     dims = _dims(image)
-    if image.type.tensor_type.elem_type != u8 or len(dims) != 4 or dims[3] != 3:
-        raise ModelFileError(f"{path}: input {INPUT_NAME!r} must be uint8 [N, H, W, 3], "
-                             f"got elem type {image.type.tensor_type.elem_type} shape {dims}")
+    if len(dims) != 4 or dims[3] != 3:
+        raise ModelFileError(f"{path}: input {INPUT_NAME!r} must be [N, H, W, 3] (RGB, "
+                             f"channels last), got shape {dims}")
+    _check_io_dtype(path, "input", image, io.input_dtype, io)
     if LABELS_NAME not in outputs:
         raise ModelFileError(f"{path}: no output named {LABELS_NAME!r} "
                              f"(outputs: {sorted(outputs)})")
     labels = outputs[LABELS_NAME]
-    if labels.type.tensor_type.elem_type != u8 or len(_dims(labels)) != 3:
-        raise ModelFileError(f"{path}: output {LABELS_NAME!r} must be uint8 [N, H, W]")
+    if len(_dims(labels)) != 3:
+        raise ModelFileError(f"{path}: output {LABELS_NAME!r} must be [N, H, W], got shape "
+                             f"{_dims(labels)}")
+    _check_io_dtype(path, "output", labels, io.labels_dtype, io)
     has_confidence = CONFIDENCE_NAME in outputs
-    if has_confidence and outputs[CONFIDENCE_NAME].type.tensor_type.elem_type != f32:
+    if has_confidence and outputs[CONFIDENCE_NAME].type.tensor_type.elem_type != \
+            onnx.TensorProto.FLOAT:
         raise ModelFileError(f"{path}: output {CONFIDENCE_NAME!r} must be float32")
     height, width = dims[1], dims[2]
     fixed = (height, width) if isinstance(height, int) and isinstance(width, int) else None

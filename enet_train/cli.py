@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from enet_ros.inputs import IMAGE_SUFFIXES
-from enet_ros.model_file import ModelFileError, ModelMetadata
+from enet_ros.model_file import DEFAULT_IO, IO_KINDS, ModelFileError, ModelMetadata
 from enet_ros.palette import PaletteError, generated_palette, named_palettes, read_palette
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +100,7 @@ def _export(args: argparse.Namespace) -> int:
                   "epoch": ckpt.extra.get("epoch"),
                   "export_command": shlex.join(["enet-train", *sys.argv[1:]])},
         validation=ckpt.extra.get("metrics") or {},
+        io=args.io,
     )
     fixed = (height, width) if args.fixed_size else None
     print(f"exporting {args.checkpoint} ({len(names)} classes, {dataset}) to {args.out} ...",
@@ -126,14 +127,19 @@ def _check(args: argparse.Namespace) -> int:
     import onnx
 
     from enet_ros.model_file import open_model_file
-    from enet_train.tensorrt_support import check_operators
+    from enet_train.tensorrt_support import check_operators, oldest_tensorrt
 
     model_file = open_model_file(args.model)
-    report = check_operators(onnx.load(str(args.model)))
+    loaded = onnx.load(str(args.model))
+    report = check_operators(loaded)
     size = "dynamic (multiples of 8)" if model_file.fixed_size is None else \
         f"fixed {model_file.fixed_size[0]}x{model_file.fixed_size[1]}"
     print(f"{args.model}: opset {model_file.opset}, {model_file.num_classes} classes, "
-          f"input size {size}")
+          f"input size {size}, I/O {model_file.io.name} ({model_file.io.describe()})")
+    version = oldest_tensorrt(loaded)
+    if version.oldest:
+        print(f"oldest TensorRT that accepts it: {version.oldest} "
+              f"({'; '.join(version.reasons)})")
     print("operators:")
     for op, count in report.counts.items():
         mark = "" if op not in {p.split(":")[0] for p in report.problems} else "  <- unsupported"
@@ -185,6 +191,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-agreement", type=float, default=0.999,
                         help="least share of equal labels, ONNX Runtime vs torch")
     export.add_argument("--no-verify", action="store_true", help="skip the verification")
+    export.add_argument("--io", default=DEFAULT_IO, choices=sorted(IO_KINDS),
+                        help="dtypes at the graph's edges: uint8 image in and labels out "
+                             "(default; TensorRT >= 8.6, ONNX Runtime, OpenVINO) or float32 "
+                             "image in, int32 labels out (TensorRT 8.4 and 8.5: JetPack 5)")
     export.set_defaults(func=_export)
 
     check = sub.add_parser("check", help="list a model file's operators, flag TensorRT gaps")

@@ -23,7 +23,14 @@ What changes between training and the model file, and why:
   (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
 * Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
   class ids out (and optionally the winning class's softmax probability), so the robot needs no
-  torch and no per-pixel Python.
+  torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
+  and the labels are cast last, so no operator but Cast sees an 8-bit tensor (TensorRT allows
+  uint8 at the network's edges only).
+* ``io="float32"`` writes the same graph with float32 RGB 0..255 in and int32 class ids out
+  (no Cast at the input): TensorRT documents uint8 casts from 8.6 on, so JetPack 5 needs it.
+* Opset 17: torch's exporter writes 18, onnx's version converter takes the graph to 17, the
+  newest opset TensorRT 8.4 to 8.6 document (10.x reads 9 to 20). The verification after
+  export runs the converted file, so a conversion that changed a label would be caught.
 """
 from __future__ import annotations
 
@@ -33,16 +40,18 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from enet_ros.model_file import (CONFIDENCE_NAME, INPUT_NAME, LABELS_NAME, SIZE_MULTIPLE,
-                                 ModelMetadata)
+from enet_ros.model_file import (CONFIDENCE_NAME, DEFAULT_IO, INPUT_NAME, IO_KINDS, LABELS_NAME,
+                                 SIZE_MULTIPLE, ModelMetadata)
 from enet_train.model import (IMAGE_MEAN, IMAGE_STD, Bottleneck, DownsamplingBottleneck, ENet,
                               InitialBlock, UpsamplingBottleneck)
 
-OPSET = 18
+TORCH_OPSET = 18  # what torch.onnx's dynamo exporter writes
+OPSET = 17  # what the model file holds: TensorRT 8.4 to 8.6 document opsets up to 17
 
 
 class ExportError(ValueError):
@@ -279,10 +288,15 @@ def inference_network(net: ENet) -> ENet:
 
 
 class ImageToLabels(nn.Module):
-    """uint8 NHWC RGB in, uint8 class ids out: the whole per-frame computation in one graph."""
+    """NHWC RGB in, class ids out: the whole per-frame computation in one graph.
 
-    def __init__(self, net: nn.Module, confidence: bool) -> None:
+    io names the dtypes at the edges (``enet_ros.model_file.IO_KINDS``): uint8 in and out,
+    or float32 0..255 in and int32 out; the computation between them is the same.
+    """
+
+    def __init__(self, net: nn.Module, confidence: bool, io: str = DEFAULT_IO) -> None:
         super().__init__()
+        self.labels_dtype = {"uint8": torch.uint8, "float32": torch.int32}[io]
         self.head = None
         if isinstance(getattr(net, "fullconv", None), PhaseFullConv):
             net = copy.copy(net)  # a new module dict; the caller's network keeps its head
@@ -295,10 +309,10 @@ class ImageToLabels(nn.Module):
         self.register_buffer("offset", (-torch.tensor(IMAGE_MEAN) * 255.0 / std).reshape(1, 3, 1, 1))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x = image.permute(0, 3, 1, 2).to(torch.float32) * self.scale + self.offset
+        x = image.to(torch.float32).permute(0, 3, 1, 2) * self.scale + self.offset
         if self.head is None:
             logits = self.net(x)
-            labels = logits.argmax(dim=1).to(torch.uint8)
+            labels = logits.argmax(dim=1).to(self.labels_dtype)
             if not self.confidence:
                 return labels
             return labels, torch.softmax(logits, dim=1).amax(dim=1)
@@ -307,7 +321,7 @@ class ImageToLabels(nn.Module):
         n, _, c, h, w = phases.shape
         flat = phases.reshape(n * 4, c, h, w)
         labels = flat.argmax(dim=1).reshape(n, 4, h, w).to(torch.float32)
-        labels = F.pixel_shuffle(labels, 2)[:, 0].to(torch.uint8)
+        labels = F.pixel_shuffle(labels, 2)[:, 0].to(self.labels_dtype)
         if not self.confidence:
             return labels
         best = torch.softmax(flat, dim=1).amax(dim=1).reshape(n, 4, h, w)
@@ -325,15 +339,17 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
     """Write the model file for ``net``: folded, index-free, pre/post inside, metadata set.
 
     Height and width are dynamic multiples of 8 unless ``fixed_size`` (height, width) is given.
+    The I/O flavour is the metadata's ``io``.
     """
     if metadata.num_classes != net.num_classes:
         raise ExportError(f"the network has {net.num_classes} classes but the metadata names "
                           f"{metadata.num_classes}: pass the class names it was trained with")
     height, width = fixed_size or (metadata.input_height, metadata.input_width)
     _check_size(height, width)
-    wrapper = ImageToLabels(inference_network(net), confidence).eval()
+    wrapper = ImageToLabels(inference_network(net), confidence, metadata.io).eval()
     # batch 2: torch.export specialises a dimension of size 1 in the example to a constant.
-    example = torch.zeros(2, height, width, 3, dtype=torch.uint8)
+    example = torch.zeros(2, height, width, 3,
+                          dtype=getattr(torch, IO_KINDS[metadata.io].input_dtype.name))
     outputs = [LABELS_NAME, CONFIDENCE_NAME] if confidence else [LABELS_NAME]
     dims: dict[int, object] = {0: torch.export.Dim("batch", min=1, max=64)}
     if fixed_size is None:
@@ -344,10 +360,10 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
-                                    output_names=outputs, opset_version=OPSET, dynamo=True,
+                                    output_names=outputs, opset_version=TORCH_OPSET, dynamo=True,
                                     dynamic_shapes={"image": dims}, external_data=False,
                                     verbose=False)
-    model = program.model_proto
+    model = onnx.version_converter.convert_version(program.model_proto, OPSET)
     _name_dynamic_dims(model)
     del model.metadata_props[:]
     for key, value in metadata.to_props().items():

@@ -3,8 +3,12 @@
 TensorRT cannot be installed on our machines, so readiness is proven statically: every
 operator of the graph must be in the parser's support matrix (onnx-tensorrt docs/operators.md,
 TensorRT 8.4, the oldest release still found on Jetsons; later releases only add to it), and
-MaxPool must not ask for its indices output. uint8 input and output tensors (the model-file
-contract) need TensorRT 8.6 or later.
+MaxPool must not ask for its indices output.
+
+``oldest_tensorrt`` names the oldest release whose parser documentation covers a file, from
+the same docs at each release branch: the operator list above (8.4), the newest opset each
+release documents (8.4 to 8.6: 17; 10.x: 20), and the I/O tensor types (uint8, the default
+model file's, has a Cast from 8.6 on; int64 is narrowed to int32 before 10.0).
 """
 from __future__ import annotations
 
@@ -27,6 +31,54 @@ ScaledTanh Scan Scatter ScatterElements ScatterND Selu Shape Sigmoid Sign Sin Si
 Softmax Softplus Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile
 TopK Transpose Unsqueeze Upsample Where Xor
 """.split())
+
+
+OPERATOR_LIST_RELEASE = (8, 4)  # the release SUPPORTED was read from; nothing older is claimed
+NEWEST_OPSET = {(8, 4): 17, (10, 0): 20}  # release -> newest opset its parser documents
+IO_TYPE_SINCE = {
+    onnx.TensorProto.FLOAT: (8, 4), onnx.TensorProto.FLOAT16: (8, 4),
+    onnx.TensorProto.INT32: (8, 4), onnx.TensorProto.BOOL: (8, 4),
+    onnx.TensorProto.UINT8: (8, 6), onnx.TensorProto.INT64: (10, 0),
+}
+
+
+def _release(version: tuple[int, int]) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class TensorRTVersionReport:
+    """The oldest TensorRT whose ONNX parser documents everything a file uses, and why."""
+
+    oldest: str | None  # e.g. "8.6"; None when no release accepts the file
+    reasons: tuple[str, ...]
+
+
+def oldest_tensorrt(model: onnx.ModelProto) -> TensorRTVersionReport:
+    """The oldest TensorRT release that documents the file's operators, opset and I/O types."""
+    problems = check_operators(model).problems
+    if problems:
+        return TensorRTVersionReport(None, problems)
+    needs = [(OPERATOR_LIST_RELEASE, f"operators: all in TensorRT "
+                                     f"{_release(OPERATOR_LIST_RELEASE)}'s parser")]
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                default=0)
+    fits = [release for release, newest in sorted(NEWEST_OPSET.items()) if opset <= newest]
+    if not fits:
+        return TensorRTVersionReport(None, (f"opset {opset}: newer than any TensorRT "
+                                            f"documents ({max(NEWEST_OPSET.values())})",))
+    needs.append((fits[0], f"opset {opset}: documented from TensorRT {_release(fits[0])}"))
+    for value in [*model.graph.input, *model.graph.output]:
+        elem = value.type.tensor_type.elem_type
+        name = onnx.TensorProto.DataType.Name(elem).lower()
+        if elem not in IO_TYPE_SINCE:
+            return TensorRTVersionReport(None, (f"{value.name}: {name} network I/O is not "
+                                                f"supported by TensorRT",))
+        needs.append((IO_TYPE_SINCE[elem], f"{value.name}: {name}, from TensorRT "
+                                           f"{_release(IO_TYPE_SINCE[elem])}"))
+    oldest = max(version for version, _ in needs)
+    return TensorRTVersionReport(_release(oldest),
+                                 tuple(reason for version, reason in needs if version == oldest))
 
 
 @dataclass(frozen=True)

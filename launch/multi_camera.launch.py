@@ -9,6 +9,8 @@ use_compressed overrides its transport only when given. Each node is /<camera>/e
 and its diagnostics carry that name and its camera topic, so the cameras stay apart.
 Only launch API that Humble, Jazzy and Kilted all have (test/test_ros_distro_api.py).
 """
+from __future__ import annotations  # list[str] below: ROS 2 on Python 3.8 (JetPack 5)
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution

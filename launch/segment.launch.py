@@ -11,6 +11,8 @@ means "not set", so a user's params file is never overruled by a launch default.
 Humble, Jazzy and Kilted: only launch API their first releases all have (no IfElseSubstitution,
 which reached Humble in 2025); test/test_ros_distro_api.py checks each name used here.
 """
+from __future__ import annotations  # ROS 2 on Python 3.8 (JetPack 5)
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition

@@ -34,20 +34,23 @@ def reference_labels(rgb: np.ndarray, num_classes: int = 4) -> np.ndarray:
     return scores.argmax(axis=-1).astype(np.uint8)
 
 
-def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48) -> ModelMetadata:
+def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48,
+                     io: str = "uint8") -> ModelMetadata:
     names = ("dark", "red", "green", "blue") + tuple(f"extra{i}" for i in range(num_classes - 4))
     colours = ((0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)) + \
         tuple((i, i, i) for i in range(100, 100 + num_classes - 4))
     return ModelMetadata(names, colours, height, width, dataset="fixture",
                          training={"command": "test/_runtime_fixtures.py"},
-                         validation={"mean_iou": 1.0})
+                         validation={"mean_iou": 1.0}, io=io)
 
 
 def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int] | None = None,
-                    confidence: bool = False, metadata: ModelMetadata | None = None) -> Path:
-    """Write the fixture network to path (uint8 NHWC in, uint8 labels out, contract metadata).
+                    confidence: bool = False, metadata: ModelMetadata | None = None,
+                    io: str = "uint8") -> Path:
+    """Write the fixture network to path (NHWC RGB in, labels out, contract metadata).
 
     fixed_size: (height, width) baked into the graph, or None for dynamic height and width.
+    io: "uint8" (uint8 in and out) or "float32" (float32 in, int32 labels out).
     Built with onnx's helpers, not exported from torch, so that the runtime and node tests run
     where only the runtime is installed (a ROS 2 workspace's `colcon test`).
     """
@@ -56,14 +59,16 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
 
     weights, biases = _parameters(num_classes)
     height, width = fixed_size or ("height", "width")
+    image_type, labels_type = {"uint8": (TensorProto.UINT8, TensorProto.UINT8),
+                               "float32": (TensorProto.FLOAT, TensorProto.INT32)}[io]
     nodes = [
         helper.make_node("Cast", ["image"], ["pixels"], to=TensorProto.FLOAT),
         helper.make_node("Transpose", ["pixels"], ["nchw"], perm=[0, 3, 1, 2]),
         helper.make_node("Conv", ["nchw", "weight", "bias"], ["scores"]),
         helper.make_node("ArgMax", ["scores"], ["ids"], axis=1, keepdims=0),
-        helper.make_node("Cast", ["ids"], ["labels"], to=TensorProto.UINT8),
+        helper.make_node("Cast", ["ids"], ["labels"], to=labels_type),
     ]
-    outputs = [helper.make_tensor_value_info("labels", TensorProto.UINT8,
+    outputs = [helper.make_tensor_value_info("labels", labels_type,
                                              ["batch", height, width])]
     if confidence:
         nodes += [helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
@@ -72,13 +77,13 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
         outputs.append(helper.make_tensor_value_info("confidence", TensorProto.FLOAT,
                                                      ["batch", height, width]))
     graph = helper.make_graph(
-        nodes, "fixture", [helper.make_tensor_value_info("image", TensorProto.UINT8,
+        nodes, "fixture", [helper.make_tensor_value_info("image", image_type,
                                                          ["batch", height, width, 3])],
         outputs, initializer=[numpy_helper.from_array(weights.reshape(num_classes, 3, 1, 1),
                                                       "weight"),
                               numpy_helper.from_array(biases, "bias")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    meta = metadata or fixture_metadata(num_classes)
+    meta = metadata or fixture_metadata(num_classes, io=io)
     for key, value in meta.to_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)

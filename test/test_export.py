@@ -15,7 +15,7 @@ from enet_ros.model_file import ModelMetadata, open_model_file
 from enet_train.export import (ExportError, MaskUnpool, MaxPoolWithMask, export_onnx,
                                inference_network, label_agreement, onnxruntime_labels,
                                torch_labels)
-from enet_train.tensorrt_support import check_operators
+from enet_train.tensorrt_support import check_operators, oldest_tensorrt
 
 from conftest import CAMVID_CLASSES, REPO_ROOT, SHARED_DATASETS, make_enet
 
@@ -199,6 +199,65 @@ def test_onnxruntime_agrees_with_torch_on_camvid_frames(enet_network, enet_model
     assert agreement >= 0.998, agreement
 
 
+@pytest.fixture(scope="module")
+def enet_fp32io_model_file(enet_network, enet_model_file, tmp_path_factory):
+    """``enet_model_file`` again, with float32 image in and int32 labels out."""
+    from dataclasses import replace
+
+    metadata = replace(open_model_file(enet_model_file).metadata, io="float32")
+    out = tmp_path_factory.mktemp("fp32io") / "enet_random_fp32io.onnx"
+    return export_onnx(enet_network, out, metadata, confidence=True)
+
+
+def test_float32_io_file_has_no_8_bit_or_64_bit_edges_and_the_same_operators(
+        enet_model_file, enet_fp32io_model_file):
+    uint8, float32 = onnx.load(str(enet_model_file)), onnx.load(str(enet_fp32io_model_file))
+    edges = {v.name: v.type.tensor_type.elem_type for v in [*float32.graph.input,
+                                                             *float32.graph.output]}
+    assert edges == {"image": onnx.TensorProto.FLOAT, "labels": onnx.TensorProto.INT32,
+                     "confidence": onnx.TensorProto.FLOAT}
+    assert open_model_file(enet_fp32io_model_file).io.name == "float32"
+    counts = check_operators(uint8).counts
+    # The uint8 file has one Cast more: the image's, from uint8 to float32.
+    assert check_operators(float32).counts == {**counts, "Cast": counts["Cast"] - 1}
+    casts = [n for n in uint8.graph.node if "image" in n.input and n.op_type != "Shape"]
+    assert [n.op_type for n in casts] == ["Cast"]  # nothing but Cast reads the uint8 image
+    assert oldest_tensorrt(uint8).oldest == "8.6" and oldest_tensorrt(float32).oldest == "8.4"
+
+
+@pytest.mark.skipif(not (SHARED_DATASETS / "camvid" / "val").is_dir(),
+                    reason="CamVid not present in ../shared/datasets")
+def test_both_io_kinds_give_identical_labels_through_the_runtime(enet_model_file,
+                                                                 enet_fp32io_model_file):
+    import cv2
+
+    from enet_ros.engines import open_engine
+    from enet_ros.palette import load_palette
+    from enet_ros.segmenter import Segmenter
+
+    files = sorted((SHARED_DATASETS / "camvid" / "val").glob("*.png"))[:3]
+    segmenters = []
+    for path in (enet_model_file, enet_fp32io_model_file):
+        model = open_model_file(path)
+        segmenters.append(Segmenter(open_engine("onnxruntime", model, threads=1),
+                                    load_palette(None, model.metadata)))
+    for f in files:
+        rgb = cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB)
+        uint8, float32 = (s.segment(rgb, color=False, overlay=False).labels for s in segmenters)
+        assert uint8.dtype == float32.dtype == np.uint8 and uint8.shape == rgb.shape[:2]
+        np.testing.assert_array_equal(uint8, float32)
+
+
+def test_cli_check_reports_the_oldest_tensorrt_of_each_io_kind(enet_model_file,
+                                                               enet_fp32io_model_file):
+    for path, io, oldest in [(enet_model_file, "uint8", "8.6"),
+                             (enet_fp32io_model_file, "float32", "8.4")]:
+        done = _cli("check", path)
+        assert done.returncode == 0, done.stderr
+        assert f"I/O {io}" in done.stdout
+        assert f"oldest TensorRT that accepts it: {oldest}" in done.stdout
+
+
 def test_metadata_and_network_class_counts_must_agree(tmp_path):
     net = make_enet(5)
     metadata = ModelMetadata(CAMVID_CLASSES, ((0, 0, 0),) * 11, 64, 64)
@@ -228,7 +287,7 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     out = tmp_path / "m.onnx"
     palette = tmp_path / "pal.yaml"
     common = ["export", ckpt, "--out", out, "--height", 64, "--width", 96, "--fixed-size",
-              "--palette", palette, "--verify-count", 2]
+              "--palette", palette, "--verify-count", 2, "--io", "float32"]
     done = _cli(*common, cwd=tmp_path)
     assert done.returncode == 2 and "pal.yaml" in done.stderr and "Traceback" not in done.stderr
     palette.write_text("name: custom\nclasses:\n" + "".join(
@@ -241,6 +300,7 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     assert "label agreement, ONNX Runtime vs torch" in done.stdout
     model = open_model_file(out)
     assert model.fixed_size == (64, 96) and not model.has_confidence
+    assert model.io.name == "float32"
     assert model.metadata.class_names == tuple(names)
     assert model.metadata.palette[2] == (2, 2, 2)
     assert model.metadata.validation == {"mean_iou": 0.25}

@@ -24,7 +24,7 @@ def test_readme_main_command_runs_the_demo_on_a_fresh_clone():
     the clone (no ../shared), no --model (the shipped one is the default)."""
     readme = (REPO_ROOT / "README.md").read_text()
     main_command = _bash_blocks(readme)[0]
-    assert '.venv/bin/pip install -q ".[ros]"' in main_command
+    assert '.venv/bin/pip install -q ".[cpu,ros]"' in main_command
     assert re.search(r"\.venv/bin/enet-ros demo( |$)", main_command)
     assert "../" not in main_command and "--model" not in main_command
 

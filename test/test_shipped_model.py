@@ -62,3 +62,40 @@ def test_shipped_model_segments_camvid_frames_like_its_report():
     report = json.loads((REPO_ROOT / "models" / "enet_camvid.json").read_text())
     # Three frames vary around the validation set's global accuracy, not far below it.
     assert correct / total > report["global_accuracy"] - 0.15
+
+
+FP32IO = REPO_ROOT / "models" / "enet_camvid_fp32io.onnx"
+
+
+def test_shipped_float32_io_model_is_for_tensorrt_8_4_and_matches_the_default():
+    from enet_train.tensorrt_support import oldest_tensorrt
+
+    default, fp32io = open_model_file(MODEL), open_model_file(FP32IO)
+    assert fp32io.io.name == "float32" and default.io.name == "uint8"
+    assert fp32io.metadata.class_names == default.metadata.class_names
+    assert fp32io.metadata.palette == default.metadata.palette
+    assert fp32io.fixed_size is None and fp32io.operators == default.operators
+    loaded = onnx.load(str(FP32IO))
+    edges = [v.type.tensor_type.elem_type for v in [*loaded.graph.input, *loaded.graph.output]]
+    assert edges == [onnx.TensorProto.FLOAT, onnx.TensorProto.INT32]
+    assert oldest_tensorrt(loaded).oldest == "8.4"
+
+
+@pytest.mark.skipif(not (CAMVID / "val").is_dir(), reason="CamVid not in ../shared/datasets")
+def test_shipped_float32_io_model_segments_camvid_like_the_default():
+    import cv2
+
+    segmenters = []
+    for path in (MODEL, FP32IO):
+        model = open_model_file(path)
+        segmenters.append(Segmenter(open_engine("onnxruntime", model, threads=1),
+                                    load_palette(None, model.metadata)))
+    same = total = 0
+    for image_file in sorted((CAMVID / "val").glob("*.png"))[:3]:
+        rgb = cv2.cvtColor(cv2.imread(str(image_file)), cv2.COLOR_BGR2RGB)
+        default, fp32io = (s.segment(rgb, color=False, overlay=False).labels for s in segmenters)
+        same += int(np.sum(default == fp32io))
+        total += default.size
+    # Epochs 35 (default) and 40 (fp32io) of one run: 98.2 % on 11 val frames. Exported from
+    # one checkpoint the two are identical (test_export.py), and this may then require 1.0.
+    assert same / total > 0.97

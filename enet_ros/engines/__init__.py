@@ -1,9 +1,13 @@
 """Inference back ends: one module each, chosen by ``open_engine``.
 
 Every engine takes what the model file contract puts in (uint8 NHWC RGB) and gives what it
-puts out (uint8 class ids NxHxW), so the segmenter never knows which one runs. Back-end
-packages are imported only when that back end is opened: a robot without TensorRT or OpenVINO
-never imports them, and importing this package costs nothing.
+puts out (uint8 class ids NxHxW), so the segmenter never knows which one runs. A back end runs
+the graph with the dtypes of the file's I/O kind (float32 in and int32 out for older
+TensorRT); ``open_engine`` wraps every back end in ``ContractEngine``, which converts at the
+edges, so no back end and no caller deals with that. Back-end packages are imported only when
+that back end is opened: a robot without TensorRT or OpenVINO
+never imports them, and importing this package
+costs nothing.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from enet_ros.model_file import ModelFile
+from enet_ros.model_file import IO_KINDS, ModelFile
 
 ENGINE_KINDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # OpenVINO's; auto: the best the device has
@@ -33,7 +37,11 @@ class Engine(Protocol):
     input_size: tuple[int, int] | None  # (height, width) when the graph fixes it
 
     def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
+        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch.
+
+        A back end's own infer takes and gives the model file's I/O dtypes (``model.io``);
+        ``ContractEngine`` puts uint8 on both sides.
+        """
 
     def close(self) -> None:
         """Release the session and device memory; the engine is unusable afterwards."""
@@ -43,16 +51,53 @@ def default_logger() -> logging.Logger:
     return logging.getLogger("enet_ros")
 
 
-def check_batch(batch: np.ndarray, input_size: tuple[int, int] | None) -> None:
-    """Raise EngineError unless batch is what the contract's input takes."""
-    if not isinstance(batch, np.ndarray) or batch.dtype != np.uint8 or batch.ndim != 4 \
+# What a back end's infer may be given: the image dtype of any I/O kind.
+BACKEND_INPUT_DTYPES = tuple(sorted({kind.input_dtype for kind in IO_KINDS.values()}, key=str))
+
+
+def check_batch(batch: np.ndarray, input_size: tuple[int, int] | None,
+                dtypes: tuple[np.dtype, ...] = BACKEND_INPUT_DTYPES) -> None:
+    """Raise EngineError unless batch is an NxHxWx3 RGB array of one of dtypes."""
+    if not isinstance(batch, np.ndarray) or batch.dtype not in dtypes or batch.ndim != 4 \
             or batch.shape[3] != 3 or 0 in batch.shape:
-        raise EngineError(f"engine input must be a non-empty uint8 NxHxWx3 RGB array, got "
-                          f"{getattr(batch, 'dtype', type(batch).__name__)} "
+        raise EngineError(f"engine input must be a non-empty "
+                          f"{' or '.join(np.dtype(d).name for d in dtypes)} NxHxWx3 RGB array, "
+                          f"got {getattr(batch, 'dtype', type(batch).__name__)} "
                           f"{getattr(batch, 'shape', '')}")
     if input_size is not None and tuple(batch.shape[1:3]) != tuple(input_size):
         raise EngineError(f"this model takes {input_size[1]}x{input_size[0]} images only, got "
                           f"{batch.shape[2]}x{batch.shape[1]}")
+
+
+class ContractEngine:
+    """A back end seen through the model file contract: uint8 RGB in, uint8 class ids out.
+
+    The one place where a float32-I/O file (float32 0..255 in, int32 labels out) meets the
+    uint8 the rest of enet_ros speaks, for every back end alike: the image is cast up (exact),
+    the labels down (class ids are below 256). For a uint8 file both casts are no-ops.
+    Everything else (name, model, providers, input_size, close, any back-end extra) is the
+    back end's own.
+    """
+
+    def __init__(self, backend: Engine) -> None:
+        self.backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "backend":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.backend, name)
+
+    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
+        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
+        check_batch(batch_nhwc_uint8, self.backend.input_size, (np.dtype(np.uint8),))
+        io = self.backend.model.io
+        labels = self.backend.infer(batch_nhwc_uint8.astype(io.input_dtype, copy=False))
+        return labels.astype(np.uint8, copy=False)
+
+
+ONNXRUNTIME_MISSING = ("no ONNX Runtime is installed: pip install onnxruntime (CPU; or "
+                       "'enet_ros[cpu]'), or onnxruntime-gpu for CUDA (or 'enet_ros[gpu]'; on a "
+                       "Jetson, the onnxruntime-gpu wheel built for its JetPack), then retry")
 
 
 def _tensorrt_module() -> Any:
@@ -117,7 +162,8 @@ def open_engine(kind: str, model: ModelFile, providers: list[str] | None = None,
         if module is None:
             raise EngineError("engine 'tensorrt' needs the tensorrt and cuda-python packages; "
                               "install them or use engine 'onnxruntime'")
-        return module.TensorRTEngine(model, fp16=fp16, cache_dir=cache_dir, logger=logger)
+        return ContractEngine(module.TensorRTEngine(model, fp16=fp16, cache_dir=cache_dir,
+                                                    logger=logger))
     if kind == "openvino" or (kind == "auto" and not _onnxruntime_has_gpu(providers)
                               and _openvino_module() is not None):
         module = _openvino_module()
@@ -125,8 +171,11 @@ def open_engine(kind: str, model: ModelFile, providers: list[str] | None = None,
             raise EngineError("engine 'openvino' needs the openvino package: "
                               "pip install 'enet_ros[openvino]' (or pip install openvino), "
                               "or use engine 'onnxruntime'")
-        return module.OpenVinoEngine(model, device=device, precision=precision,
-                                     threads=threads, spin=spin, logger=logger)
+        return ContractEngine(module.OpenVinoEngine(model, device=device, precision=precision,
+                                                    threads=threads, spin=spin, logger=logger))
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise EngineError(ONNXRUNTIME_MISSING)
     from enet_ros.engines.onnxruntime_engine import OnnxRuntimeEngine
-    return OnnxRuntimeEngine(model, providers=providers, threads=threads, fp16=fp16,
-                             cache_dir=cache_dir, spin=spin, logger=logger)
+    return ContractEngine(OnnxRuntimeEngine(model, providers=providers, threads=threads,
+                                            fp16=fp16, cache_dir=cache_dir, spin=spin,
+                                            logger=logger))

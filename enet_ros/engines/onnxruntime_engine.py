@@ -96,16 +96,15 @@ class OnnxRuntimeEngine:
             raise EngineError(f"{model.path} has no {LABELS_NAME!r} output (has {outputs})")
         self._labels = [LABELS_NAME]
 
-    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
-        check_batch(batch_nhwc_uint8, self.input_size)
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """NxHxW class ids of an NxHxWx3 RGB batch, in the model file's I/O dtypes."""
+        check_batch(batch, self.input_size)
         if self._session is None:
             raise EngineError("the onnxruntime engine is closed")
         try:
-            (labels,) = self._session.run(self._labels, {self._input: batch_nhwc_uint8})
+            (labels,) = self._session.run(self._labels, {self._input: batch})
         except _ORT_ERRORS as err:
-            raise EngineError(f"onnxruntime failed on a {batch_nhwc_uint8.shape} batch: "
-                              f"{err}") from None
+            raise EngineError(f"onnxruntime failed on a {batch.shape} batch: {err}") from None
         return labels
 
     def close(self) -> None:

@@ -1,4 +1,10 @@
-"""Native TensorRT back end (TensorRT 10 Python API, cuda-python for device memory).
+"""Native TensorRT back end (TensorRT 8.x and 10.x Python APIs, cuda-python for device memory).
+
+Jetsons run three generations of TensorRT, with two ways to run an engine: bindings
+(``execute_async_v2``, 8.x only; 10.0 removed it) and tensor names (``execute_async_v3``, 8.5
+on). ``tensor_api()`` picks by what the installed module offers, tensor names where both
+exist; ``_TensorIO`` and ``_BindingIO`` are the two ways, everything else is shared. Networks
+from the ONNX parser must be explicit-batch, a creation flag in 8.x and the only kind in 10.x.
 
 Building a TensorRT engine from the ONNX file takes minutes on a Jetson, so the built engine
 is cached on disk under a key of everything that invalidates it: the model file's sha256, the
@@ -23,6 +29,8 @@ try:  # cuda-python 12.6 and later
     from cuda.bindings import runtime as cudart
 except ImportError:  # older cuda-python
     from cuda import cudart
+
+TRT_MAJOR = int(trt.__version__.split(".")[0])
 
 # Optimisation profile of models with a dynamic input size: any multiple of 8 from MIN_SIZE to
 # MAX_SIZE (height, width) runs, the model's training size runs fastest; batches up to MAX_BATCH.
@@ -62,27 +70,46 @@ def engine_cache_path(model: ModelFile, fp16: bool, cache_dir: str | Path | None
     return Path(cache_dir or default_cache_dir()) / name
 
 
-class _BuildProgress(trt.IProgressMonitor):
-    """Logs each top-level build phase and every tenth of its steps."""
+def tensor_api() -> bool:
+    """True to run engines by tensor name (execute_async_v3), False by bindings (v2)."""
+    if hasattr(trt.IExecutionContext, "execute_async_v3"):
+        return True
+    if hasattr(trt.IExecutionContext, "execute_async_v2"):
+        return False
+    raise EngineError(f"TensorRT {trt.__version__} offers neither execute_async_v3 nor "
+                      f"execute_async_v2; use engine 'onnxruntime'")
 
-    def __init__(self, logger: Any) -> None:
-        trt.IProgressMonitor.__init__(self)
-        self._logger = logger
-        self._steps: dict[str, int] = {}
 
-    def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-        self._steps[phase_name] = num_steps
-        if parent_phase is None:
-            self._logger.info(f"TensorRT build: {phase_name} ({num_steps} steps)")
+def network_flags() -> int:
+    """create_network flags: explicit batch, which 8.x asks for and 10.x always has."""
+    if TRT_MAJOR >= 10:
+        return 0
+    return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
 
-    def step_complete(self, phase_name: str, step: int) -> bool:
-        total = self._steps.get(phase_name, 0)
-        if total >= 10 and (step + 1) % (total // 10) == 0:
-            self._logger.info(f"TensorRT build: {phase_name} {step + 1}/{total}")
-        return True  # False would cancel the build
 
-    def phase_finish(self, phase_name: str) -> None:
-        self._steps.pop(phase_name, None)
+if hasattr(trt, "IProgressMonitor"):  # TensorRT 10 on; 8.x builds silently
+    class _BuildProgress(trt.IProgressMonitor):
+        """Logs each top-level build phase and every tenth of its steps."""
+
+        def __init__(self, logger: Any) -> None:
+            trt.IProgressMonitor.__init__(self)
+            self._logger = logger
+            self._steps: dict[str, int] = {}
+
+        def phase_start(self, phase_name: str, parent_phase: str | None,
+                        num_steps: int) -> None:
+            self._steps[phase_name] = num_steps
+            if parent_phase is None:
+                self._logger.info(f"TensorRT build: {phase_name} ({num_steps} steps)")
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            total = self._steps.get(phase_name, 0)
+            if total >= 10 and (step + 1) % (total // 10) == 0:
+                self._logger.info(f"TensorRT build: {phase_name} {step + 1}/{total}")
+            return True  # False would cancel the build
+
+        def phase_finish(self, phase_name: str) -> None:
+            self._steps.pop(phase_name, None)
 
 
 def _profile_shapes(model: ModelFile) -> tuple[tuple[int, ...], ...]:
@@ -99,7 +126,7 @@ def build_serialized_engine(model: ModelFile, fp16: bool, logger: Any) -> bytes:
     """Parse the ONNX file and build a TensorRT engine for it; minutes on small GPUs."""
     trt_logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(trt_logger)
-    network = builder.create_network(0)  # TensorRT 10 networks are always explicit-batch
+    network = builder.create_network(network_flags())
     parser = trt.OnnxParser(network, trt_logger)
     if not parser.parse_from_file(str(model.path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -107,7 +134,7 @@ def build_serialized_engine(model: ModelFile, fp16: bool, logger: Any) -> bytes:
     config = builder.create_builder_config()
     if fp16:
         config.set_flag(trt.BuilderFlag.FP16)
-    if hasattr(config, "progress_monitor"):
+    if hasattr(trt, "IProgressMonitor"):
         config.progress_monitor = _BuildProgress(logger)
     profile = builder.create_optimization_profile()
     low, optimum, high = _profile_shapes(model)
@@ -137,8 +164,59 @@ def cached_engine(model: ModelFile, fp16: bool, cache_dir: str | Path | None,
     return path
 
 
+class _TensorIO:
+    """Engine I/O by tensor name (TensorRT 8.5 on): addresses set by name, execute_async_v3."""
+
+    def __init__(self, engine: Any, context: Any) -> None:
+        self._engine, self._context = engine, context
+        self.names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+        self.inputs = [n for n in self.names
+                       if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+
+    def dtype(self, name: str) -> np.dtype:
+        return np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
+
+    def set_input_shape(self, name: str, shape: tuple[int, ...]) -> bool:
+        return self._context.set_input_shape(name, shape)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._context.get_tensor_shape(name))
+
+    def execute(self, addresses: dict[str, int], stream: Any) -> bool:
+        for name, pointer in addresses.items():
+            if not self._context.set_tensor_address(name, pointer):
+                return False
+        return self._context.execute_async_v3(stream)
+
+
+class _BindingIO:
+    """Engine I/O by binding index (TensorRT 8.x): a list of addresses, execute_async_v2."""
+
+    def __init__(self, engine: Any, context: Any) -> None:
+        self._engine, self._context = engine, context
+        self.names = [engine.get_binding_name(i) for i in range(engine.num_bindings)]
+        self.inputs = [n for i, n in enumerate(self.names) if engine.binding_is_input(i)]
+        self._index = {name: i for i, name in enumerate(self.names)}
+
+    def dtype(self, name: str) -> np.dtype:
+        return np.dtype(trt.nptype(self._engine.get_binding_dtype(self._index[name])))
+
+    def set_input_shape(self, name: str, shape: tuple[int, ...]) -> bool:
+        return self._context.set_binding_shape(self._index[name], shape)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._context.get_binding_shape(self._index[name]))
+
+    def execute(self, addresses: dict[str, int], stream: Any) -> bool:
+        return self._context.execute_async_v2([addresses[n] for n in self.names], stream)
+
+
 class TensorRTEngine:
-    """A model file as a TensorRT engine, run with execute_async_v3 on one CUDA stream."""
+    """A model file as a TensorRT engine, run on one CUDA stream.
+
+    Its infer takes and gives the model file's I/O dtypes (``open_engine`` wraps it in the
+    uint8 contract).
+    """
 
     name = "tensorrt"
 
@@ -148,6 +226,7 @@ class TensorRTEngine:
         if not gpu_present():
             raise EngineError("engine 'tensorrt' needs a CUDA GPU and none answers; "
                               "use engine 'onnxruntime'")
+        io_class = _TensorIO if tensor_api() else _BindingIO
         path = cached_engine(model, fp16, cache_dir, logger)
         self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
@@ -155,21 +234,22 @@ class TensorRTEngine:
             raise EngineError(f"TensorRT cannot load the cached engine {path}; delete it to "
                               f"rebuild")
         self._context = self._engine.create_execution_context()
-        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
-        inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        if len(inputs) != 1 or LABELS_NAME not in names:
-            raise EngineError(f"{path} has tensors {names}; expected one input and "
+        self._io = io_class(self._engine, self._context)
+        if len(self._io.inputs) != 1 or LABELS_NAME not in self._io.names:
+            raise EngineError(f"{path} has tensors {self._io.names}; expected one input and "
                               f"{LABELS_NAME!r}")
-        self._input = inputs[0]
-        self._outputs = [n for n in names if n != self._input]
+        self._input = self._io.inputs[0]
+        self._outputs = [n for n in self._io.names if n != self._input]
         self._stream = _cuda(cudart.cudaStreamCreate())
         self._buffers: dict[str, tuple[int, int]] = {}  # name -> (device pointer, bytes)
+        api = "tensor names, execute_async_v3" if io_class is _TensorIO else \
+            "bindings, execute_async_v2"
         self.providers = [f"TensorRT {trt.__version__} ({'fp16' if fp16 else 'fp32'}) on "
                           f"{gpu_name()}"]
         self.precision = "fp16" if fp16 else "fp32"
         self.model = model
         self.input_size = model.fixed_size
-        logger.info(f"TensorRT runs {model.path.name}: {self.providers[0]}")
+        logger.info(f"TensorRT runs {model.path.name}: {self.providers[0]}; {api}")
 
     def _device_buffer(self, name: str, nbytes: int) -> int:
         """A device buffer of at least nbytes for a tensor, reallocated only to grow."""
@@ -179,37 +259,37 @@ class TensorRTEngine:
                 _cuda(cudart.cudaFree(pointer))
             pointer = _cuda(cudart.cudaMalloc(nbytes))
             self._buffers[name] = (pointer, nbytes)
-        self._context.set_tensor_address(name, pointer)
         return pointer
 
-    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
-        check_batch(batch_nhwc_uint8, self.input_size)
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """NxHxW class ids of an NxHxWx3 RGB batch, in the model file's I/O dtypes."""
+        check_batch(batch, self.input_size)
         if self._context is None:
             raise EngineError("the TensorRT engine is closed")
-        n, height, width, _ = batch_nhwc_uint8.shape
+        n, height, width, _ = batch.shape
         if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE or n > MAX_BATCH:
             raise EngineError(f"TensorRT runs batches of up to {MAX_BATCH} images whose sides "
-                              f"are multiples of {SIZE_MULTIPLE}, got {batch_nhwc_uint8.shape}")
-        batch = np.ascontiguousarray(batch_nhwc_uint8)
-        if not self._context.set_input_shape(self._input, batch.shape):
+                              f"are multiples of {SIZE_MULTIPLE}, got {batch.shape}")
+        if batch.dtype != self._io.dtype(self._input):
+            raise EngineError(f"this engine takes {self._io.dtype(self._input)} images, got "
+                              f"{batch.dtype}")
+        batch = np.ascontiguousarray(batch)
+        if not self._io.set_input_shape(self._input, batch.shape):
             raise EngineError(f"input shape {batch.shape} is outside the engine's profile "
                               f"({MIN_SIZE} to {MAX_SIZE})")
-        device_input = self._device_buffer(self._input, batch.nbytes)
-        _cuda(cudart.cudaMemcpyAsync(device_input, batch.ctypes.data, batch.nbytes,
+        addresses = {self._input: self._device_buffer(self._input, batch.nbytes)}
+        _cuda(cudart.cudaMemcpyAsync(addresses[self._input], batch.ctypes.data, batch.nbytes,
                                      cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream))
         labels = None
         for name in self._outputs:
-            shape = tuple(self._context.get_tensor_shape(name))
-            host = np.empty(shape, trt.nptype(self._engine.get_tensor_dtype(name)))
-            self._device_buffer(name, host.nbytes)
+            host = np.empty(self._io.shape(name), self._io.dtype(name))
+            addresses[name] = self._device_buffer(name, host.nbytes)
             if name == LABELS_NAME:
                 labels = host
-        if not self._context.execute_async_v3(self._stream):
+        if not self._io.execute(addresses, self._stream):
             raise EngineError(f"TensorRT failed to run a {batch.shape} batch")
-        _cuda(cudart.cudaMemcpyAsync(labels.ctypes.data, self._buffers[LABELS_NAME][0],
-                                     labels.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
-                                     self._stream))
+        _cuda(cudart.cudaMemcpyAsync(labels.ctypes.data, addresses[LABELS_NAME], labels.nbytes,
+                                     cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream))
         _cuda(cudart.cudaStreamSynchronize(self._stream))
         return labels
 
