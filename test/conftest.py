@@ -83,3 +83,18 @@ def pytest_report_header(config) -> str | None:
     left_out = sorted(p.name for p in Path(__file__).parent.glob("test_*.py")
                       if _needs_training_stack(p))
     return f"torch is not installed: left out {', '.join(left_out)} (pip install .[train,test])"
+
+
+@pytest.fixture(scope="session")
+def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The runtime fixture network as model files every engine's tests open: dynamic size with
+    a confidence output (5 classes), and a fixed 16x24 size."""
+    from _runtime_fixtures import make_model_file
+    from enet_ros.model_file import open_model_file
+
+    folder = tmp_path_factory.mktemp("engine_models")
+    return {
+        "dynamic": open_model_file(make_model_file(folder / "dynamic.onnx", num_classes=5,
+                                                   confidence=True)),
+        "fixed": open_model_file(make_model_file(folder / "fixed.onnx", fixed_size=(16, 24))),
+    }

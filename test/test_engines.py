@@ -8,29 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _runtime_fixtures import make_model_file, reference_labels
+from _runtime_fixtures import reference_labels
 
 from enet_ros import engines
 from enet_ros.engines import EngineError, open_engine, tensorrt_available
 from enet_ros.engines.onnxruntime_engine import CPU, choose_providers
-from enet_ros.model_file import ModelFile, open_model_file
 
 RNG = np.random.default_rng(2)
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelFile]:
-    folder = tmp_path_factory.mktemp("engines")
-    return {
-        "dynamic": open_model_file(make_model_file(folder / "dynamic.onnx", num_classes=5,
-                                                   confidence=True)),
-        "fixed": open_model_file(make_model_file(folder / "fixed.onnx", fixed_size=(16, 24))),
-    }
-
-
-def test_onnxruntime_labels_match_the_reference_at_any_size(models: dict) -> None:
-    engine = open_engine("onnxruntime", models["dynamic"], threads=1)
+def test_onnxruntime_labels_match_the_reference_at_any_size(fixture_models: dict) -> None:
+    engine = open_engine("onnxruntime", fixture_models["dynamic"], threads=1)
     assert engine.name == "onnxruntime" and engine.providers == [CPU]
     assert engine.input_size is None
     for shape in [(1, 16, 24, 3), (2, 40, 8, 3)]:
@@ -41,8 +30,8 @@ def test_onnxruntime_labels_match_the_reference_at_any_size(models: dict) -> Non
     engine.close()
 
 
-def test_fixed_size_model_rejects_other_sizes(models: dict) -> None:
-    engine = open_engine("onnxruntime", models["fixed"])
+def test_fixed_size_model_rejects_other_sizes(fixture_models: dict) -> None:
+    engine = open_engine("onnxruntime", fixture_models["fixed"])
     assert engine.input_size == (16, 24)
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(engine.infer(batch), reference_labels(batch))
@@ -52,14 +41,14 @@ def test_fixed_size_model_rejects_other_sizes(models: dict) -> None:
 
 @pytest.mark.parametrize("batch", [np.zeros((1, 8, 8, 3), np.float32), np.zeros((8, 8, 3), np.uint8),
                                    np.zeros((1, 8, 8, 4), np.uint8), np.zeros((0, 8, 8, 3), np.uint8)])
-def test_bad_batches_are_engine_errors(models: dict, batch: np.ndarray) -> None:
-    engine = open_engine("onnxruntime", models["dynamic"])
+def test_bad_batches_are_engine_errors(fixture_models: dict, batch: np.ndarray) -> None:
+    engine = open_engine("onnxruntime", fixture_models["dynamic"])
     with pytest.raises(EngineError, match="uint8 NxHxWx3"):
         engine.infer(batch)
 
 
-def test_closed_engine_says_so(models: dict) -> None:
-    engine = open_engine("onnxruntime", models["dynamic"])
+def test_closed_engine_says_so(fixture_models: dict) -> None:
+    engine = open_engine("onnxruntime", fixture_models["dynamic"])
     engine.close()
     with pytest.raises(EngineError, match="closed"):
         engine.infer(np.zeros((1, 8, 8, 3), np.uint8))
@@ -75,10 +64,10 @@ def test_provider_choice_keeps_order_filters_and_puts_cpu_last() -> None:
         ([CPU], ["OpenVINOExecutionProvider"])
 
 
-def test_missing_providers_and_fallback_are_logged(models: dict,
+def test_missing_providers_and_fallback_are_logged(fixture_models: dict,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="enet_ros"):
-        engine = open_engine("onnxruntime", models["dynamic"], fp16=True,
+        engine = open_engine("onnxruntime", fixture_models["dynamic"], fp16=True,
                              providers=["TensorrtExecutionProvider", "CUDAExecutionProvider"])
     if engine.providers != [CPU]:
         pytest.skip(f"this onnxruntime has GPU providers: {engine.providers}")
@@ -89,47 +78,47 @@ def test_missing_providers_and_fallback_are_logged(models: dict,
     assert any("runs dynamic.onnx on CPUExecutionProvider" in i for i in infos)
 
 
-def test_engine_kind_and_threads_are_checked(models: dict) -> None:
+def test_engine_kind_and_threads_are_checked(fixture_models: dict) -> None:
     with pytest.raises(EngineError, match="unknown engine 'tflite'"):
-        open_engine("tflite", models["dynamic"])
+        open_engine("tflite", fixture_models["dynamic"])
     with pytest.raises(EngineError, match="threads must be at least 1"):
-        open_engine("onnxruntime", models["dynamic"], threads=0)
+        open_engine("onnxruntime", fixture_models["dynamic"], threads=0)
 
 
-def test_auto_without_tensorrt_or_openvino_is_onnxruntime(models: dict, monkeypatch) -> None:
+def test_auto_without_tensorrt_or_openvino_is_onnxruntime(fixture_models: dict, monkeypatch) -> None:
     if tensorrt_available():
         pytest.skip("TensorRT and a GPU are present: auto picks TensorRT")
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino fails, as uninstalled
     monkeypatch.delitem(sys.modules, "enet_ros.engines.openvino_engine", raising=False)
     monkeypatch.delattr(engines, "openvino_engine", raising=False)
-    assert open_engine("auto", models["dynamic"]).name == "onnxruntime"
+    assert open_engine("auto", fixture_models["dynamic"]).name == "onnxruntime"
 
 
 @pytest.mark.skipif(HAS_TENSORRT, reason="tensorrt is installed")
-def test_tensorrt_without_the_package_is_a_clear_error(models: dict) -> None:
+def test_tensorrt_without_the_package_is_a_clear_error(fixture_models: dict) -> None:
     with pytest.raises(EngineError, match="needs the tensorrt and cuda-python packages"):
-        open_engine("tensorrt", models["dynamic"])
+        open_engine("tensorrt", fixture_models["dynamic"])
 
 
 @pytest.mark.skipif(not HAS_TENSORRT, reason="tensorrt is not importable here (no GPU stack)")
-def test_tensorrt_agrees_with_the_reference_and_caches(models: dict, tmp_path: Path) -> None:
+def test_tensorrt_agrees_with_the_reference_and_caches(fixture_models: dict, tmp_path: Path) -> None:
     if not tensorrt_available():
         pytest.skip("tensorrt is installed but no CUDA GPU answers")
     from enet_ros.engines.tensorrt_engine import engine_cache_path
-    engine = open_engine("tensorrt", models["dynamic"], cache_dir=str(tmp_path))
+    engine = open_engine("tensorrt", fixture_models["dynamic"], cache_dir=str(tmp_path))
     batch = RNG.integers(0, 256, (2, 64, 96, 3), dtype=np.uint8)
     labels = engine.infer(batch)
     assert (labels == reference_labels(batch, 5)).mean() > 0.99  # back ends may break ties apart
-    assert engine_cache_path(models["dynamic"], False, tmp_path).is_file()
+    assert engine_cache_path(fixture_models["dynamic"], False, tmp_path).is_file()
     engine.close()
 
 
-def test_onnxruntime_threads_sleep_between_runs_unless_told_to_spin(models: dict) -> None:
+def test_onnxruntime_threads_sleep_between_runs_unless_told_to_spin(fixture_models: dict) -> None:
     entry = "session.intra_op.allow_spinning"
-    quiet = open_engine("onnxruntime", models["dynamic"], threads=2, spin=False)
+    quiet = open_engine("onnxruntime", fixture_models["dynamic"], threads=2, spin=False)
     assert quiet._session.get_session_options().get_session_config_entry(entry) == "0"
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(quiet.infer(batch), reference_labels(batch, 5))
-    spinning = open_engine("onnxruntime", models["dynamic"], threads=2)
+    spinning = open_engine("onnxruntime", fixture_models["dynamic"], threads=2)
     with pytest.raises(Exception, match="does not have configuration"):  # ORT's default: spin
         spinning._session.get_session_options().get_session_config_entry(entry)

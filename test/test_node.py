@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
 from _runtime_fixtures import make_model_file
 from enet_ros.engines import open_engine
-from enet_ros.image_codec import decode_compressed, decode_image, encode_image
+from enet_ros.image_codec import decode_compressed, decode_image
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import load_palette
 from enet_ros.ros import params

@@ -8,12 +8,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from _runtime_fixtures import make_model_file, reference_labels
+from _runtime_fixtures import reference_labels
 from conftest import REPO_ROOT, SHARED_DATASETS
 
 from enet_ros import engines
 from enet_ros.engines import EngineError, open_engine, tensorrt_available
-from enet_ros.model_file import ModelFile, open_model_file
+from enet_ros.model_file import open_model_file
 
 ov = pytest.importorskip("openvino")
 from enet_ros.engines.openvino_engine import (MAX_STATIC_SHAPES, choose_device,  # noqa: E402
@@ -25,18 +25,8 @@ CAMVID_VAL = SHARED_DATASETS / "camvid" / "val"
 CPU_CAPABILITIES = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelFile]:
-    folder = tmp_path_factory.mktemp("openvino")
-    return {
-        "dynamic": open_model_file(make_model_file(folder / "dynamic.onnx", num_classes=5,
-                                                   confidence=True)),
-        "fixed": open_model_file(make_model_file(folder / "fixed.onnx", fixed_size=(16, 24))),
-    }
-
-
-def test_fp32_labels_equal_the_reference_at_any_size_and_batch(models: dict) -> None:
-    engine = open_engine("openvino", models["dynamic"], precision="fp32", threads=1)
+def test_fp32_labels_equal_the_reference_at_any_size_and_batch(fixture_models: dict) -> None:
+    engine = open_engine("openvino", fixture_models["dynamic"], precision="fp32", threads=1)
     assert (engine.name, engine.providers, engine.precision) == ("openvino", ["CPU"], "fp32")
     assert engine.input_size is None
     # more shapes than get a static compilation: the rest run on the dynamic one
@@ -58,8 +48,8 @@ def test_fp32_labels_equal_the_reference_at_any_size_and_batch(models: dict) -> 
         engine.infer(np.zeros((1, 8, 8, 3), np.uint8))
 
 
-def test_fixed_size_model_and_bad_batches(models: dict) -> None:
-    engine = open_engine("openvino", models["fixed"], precision="fp32")
+def test_fixed_size_model_and_bad_batches(fixture_models: dict) -> None:
+    engine = open_engine("openvino", fixture_models["fixed"], precision="fp32")
     assert engine.input_size == (16, 24)
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(engine.infer(batch), reference_labels(batch))
@@ -83,20 +73,20 @@ def test_precision_follows_the_reported_capabilities() -> None:
 
 
 def test_auto_precision_is_what_this_cpu_reports_and_is_logged(
-        models: dict, caplog: pytest.LogCaptureFixture) -> None:
+        fixture_models: dict, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="enet_ros"):
-        engine = open_engine("openvino", models["dynamic"], threads=1, spin=False)
+        engine = open_engine("openvino", fixture_models["dynamic"], threads=1, spin=False)
     assert engine.precision == ("bf16" if "BF16" in CPU_CAPABILITIES else "fp32")
     (info,) = [r.getMessage() for r in caplog.records if "runs dynamic.onnx" in r.getMessage()]
     assert "on CPU" in info and f"in {engine.precision}, 1 threads, pinned False" in info
 
 
-def test_device_and_precision_fallbacks_are_warnings(models: dict,
+def test_device_and_precision_fallbacks_are_warnings(fixture_models: dict,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     if any(d.startswith("GPU") for d in ov.Core().available_devices):
         pytest.skip("OpenVINO has a GPU here: no fallback to see")
     with caplog.at_level(logging.INFO, logger="enet_ros"):
-        engine = open_engine("openvino", models["dynamic"], device="GPU", precision="fp16")
+        engine = open_engine("openvino", fixture_models["dynamic"], device="GPU", precision="fp16")
     assert engine.providers == ["CPU"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(w.startswith("FALLBACK: asked for OpenVINO device GPU") for w in warnings)
@@ -107,14 +97,14 @@ def test_device_and_precision_fallbacks_are_warnings(models: dict,
     assert (engine.infer(batch) == reference_labels(batch, 5)).mean() > 0.99
 
 
-def test_bad_settings_are_engine_errors(models: dict) -> None:
+def test_bad_settings_are_engine_errors(fixture_models: dict) -> None:
     with pytest.raises(EngineError, match="unknown precision 'int4'"):
-        open_engine("openvino", models["dynamic"], precision="int4")
+        open_engine("openvino", fixture_models["dynamic"], precision="int4")
     with pytest.raises(EngineError, match="threads must be at least 1"):
-        open_engine("openvino", models["dynamic"], threads=0)
+        open_engine("openvino", fixture_models["dynamic"], threads=0)
 
 
-def test_auto_prefers_openvino_to_onnxruntime_on_the_cpu(models: dict) -> None:
+def test_auto_prefers_openvino_to_onnxruntime_on_the_cpu(fixture_models: dict) -> None:
     if tensorrt_available():
         pytest.skip("TensorRT and a GPU are present: auto picks TensorRT")
     import onnxruntime as ort
@@ -122,16 +112,16 @@ def test_auto_prefers_openvino_to_onnxruntime_on_the_cpu(models: dict) -> None:
     from enet_ros.engines.onnxruntime_engine import CPU, DEFAULT_PROVIDERS
     if set(ort.get_available_providers()) & (set(DEFAULT_PROVIDERS) - {CPU}):
         pytest.skip("this onnxruntime has a GPU provider: auto picks it")
-    assert open_engine("auto", models["dynamic"]).name == "openvino"
+    assert open_engine("auto", fixture_models["dynamic"]).name == "openvino"
 
 
-def test_without_openvino_asking_for_it_says_how_to_install(models: dict, monkeypatch) -> None:
+def test_without_openvino_asking_for_it_says_how_to_install(fixture_models: dict, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino fails, as uninstalled
     monkeypatch.delitem(sys.modules, "enet_ros.engines.openvino_engine")
     monkeypatch.delattr(engines, "openvino_engine", raising=False)
     with pytest.raises(EngineError, match=r"needs the openvino package: pip install "
                                           r"'enet_ros\[openvino\]'"):
-        open_engine("openvino", models["dynamic"])
+        open_engine("openvino", fixture_models["dynamic"])
 
 
 def _camvid_frames(count: int) -> list[np.ndarray]:

@@ -5,9 +5,8 @@ puts out (uint8 class ids NxHxW), so the segmenter never knows which one runs. A
 the graph with the dtypes of the file's I/O kind (float32 in and int32 out for older
 TensorRT); ``open_engine`` wraps every back end in ``ContractEngine``, which converts at the
 edges, so no back end and no caller deals with that. Back-end packages are imported only when
-that back end is opened: a robot without TensorRT or OpenVINO
-never imports them, and importing this package
-costs nothing.
+that back end is opened: a robot without TensorRT or OpenVINO never imports them, and
+importing this package costs nothing.
 """
 from __future__ import annotations
 
