@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _runtime_fixtures import make_model_file
+from _runtime_fixtures import make_model_file, reference_labels
 from packaging.requirements import Requirement
 
 from enet_ros.engines import ONNXRUNTIME_MISSING, EngineError, open_engine
@@ -90,6 +90,7 @@ def test_no_onnx_runtime_says_what_to_install(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     model = open_model_file(make_model_file(tmp_path / "m.onnx"))
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "openvino", None)  # which auto would take instead
     for kind in ("onnxruntime", "auto"):
         with pytest.raises(EngineError) as raised:
             open_engine(kind, model)
@@ -98,13 +99,25 @@ def test_no_onnx_runtime_says_what_to_install(tmp_path: Path,
     assert "onnxruntime-gpu" in ONNXRUNTIME_MISSING
 
 
+def test_auto_without_onnx_runtime_takes_openvino(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino")
+    model = open_model_file(make_model_file(tmp_path / "m.onnx"))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    engine = open_engine("auto", model, precision="fp32")
+    assert engine.name == "openvino"
+    rgb = np.random.default_rng(0).integers(0, 256, (1, 16, 24, 3), np.uint8)
+    assert np.array_equal(engine.infer(rgb)[0], reference_labels(rgb[0]))
+
+
 def test_the_cli_reports_a_missing_onnx_runtime_in_one_line(tmp_path: Path) -> None:
     model = make_model_file(tmp_path / "m.onnx")
     image = tmp_path / "frame.png"
     import cv2
 
     cv2.imwrite(str(image), np.zeros((16, 24, 3), np.uint8))
-    code = ("import sys; sys.modules['onnxruntime'] = None; from enet_ros.cli import main; "
+    code = ("import sys; sys.modules['onnxruntime'] = sys.modules['openvino'] = None; "
+            "from enet_ros.cli import main; "
             f"sys.exit(main(['segment', {str(image)!r}, '--model', {str(model)!r}, "
             f"'--out', {str(tmp_path / 'out')!r}]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -78,14 +78,15 @@ def test_package_xml_parses_as_an_ament_python_package():
 # and kilted (their distribution.yaml at the same commit) that package.xml names.
 ROSDISTRO_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-onnxruntime-pip",
                   "python3-rosbags-pip", "python3-tqdm", "python3-pytest", "python3-hypothesis",
-                  "python3-catkin-pkg", "python3-colcon-common-extensions", "python3-pil"}
+                  "python3-catkin-pkg", "python3-colcon-common-extensions", "python3-pil",
+                  "python3-packaging"}
 ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "launch",
                 "launch_ros", "ros2launch", "rviz2"}
 # Imports of the tests that are not run-time dependencies: test tools with their rosdep keys,
 # and the offline training stack, whose tests conftest.py leaves out where torch is missing.
 TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",
              "catkin_pkg": "python3-catkin-pkg", "colcon": "python3-colcon-common-extensions",
-             "PIL": "python3-pil"}
+             "PIL": "python3-pil", "packaging": "python3-packaging"}
 TRAINING_ONLY = {"torch", "torchmetrics", "enet_train", "onnxscript", "matplotlib",
                  "tensorboard"}
 
@@ -166,8 +167,13 @@ def test_pip_requirements_match_the_dependency_table():
 
     setup = (ROOT / "setup.py").read_text(encoding="utf-8")
     requires = ast.literal_eval(re.search(r"install_requires=(\[.*?\])", setup, re.S).group(1))
-    names = {re.split(r"[<>=!~\[]", r)[0] for r in requires}
-    assert names == {d.pip for d in dependencies.DEPENDENCIES if d.pip and not d.optional}
+    names = {re.split(r"[<>=!~\[;]", r)[0].strip() for r in requires}
+    # ONNX Runtime comes from the [cpu] or [gpu] extra (or a Jetson's own wheel), never from the
+    # base install, so that pip never replaces onnxruntime-gpu with the CPU build
+    assert names == {d.pip for d in dependencies.DEPENDENCIES
+                     if d.pip and not d.optional} - {"onnxruntime"}
+    assert re.search(r'"cpu": \["onnxruntime[>=<\d.,]*"\]', setup)
+    assert re.search(r'"gpu": \["onnxruntime-gpu[>=<\d.,]*"\]', setup)
 
 
 def test_a_missing_dependency_is_one_start_up_line(tmp_path):

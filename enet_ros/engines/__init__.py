@@ -127,7 +127,10 @@ def _openvino_module() -> Any:
 
 def _onnxruntime_has_gpu(providers: list[str] | None) -> bool:
     """True when ONNX Runtime would run the graph on a GPU provider (TensorRT, CUDA, ...)."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError:  # none installed: auto goes on to OpenVINO, or says what to install
+        return False
 
     from enet_ros.engines.onnxruntime_engine import CPU, choose_providers
     chosen, _ = choose_providers(providers, ort.get_available_providers())
