@@ -1,7 +1,7 @@
 """Running segment_node for real in tests: the process, and a probe node that talks to it.
 
 The node runs as its installed executable (``segment_node`` next to ``sys.executable``, as
-``pip install .[test]`` puts it; ``python -m enet_ros.ros.node`` from a bare source checkout)
+``pip install .[test]`` puts it; ``python -m enet_ros.ros.segment_node`` from a bare source checkout)
 with ``--ros-args``, over Fast DDS on loopback with a random domain, so parallel test runs and
 other engineers' nodes never see each other. The probe is an ordinary rclpy node in the test
 process, spun by an executor thread: it publishes camera frames and collects what comes back.
@@ -51,7 +51,7 @@ def node_command() -> list[str]:
     if installed.is_file():
         return [str(installed)]
     found = shutil.which("segment_node")
-    return [found] if found else [sys.executable, "-m", "enet_ros.ros.node"]
+    return [found] if found else [sys.executable, "-m", "enet_ros.ros.segment_node"]
 
 
 class NodeProcess:

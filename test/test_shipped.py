@@ -69,8 +69,10 @@ def installed(tmp_path_factory) -> Path:
     shutil.copytree(ROOT, base / "src", ignore=COPY_IGNORE)
     prefix = base / "prefix"
     result = subprocess.run(
+        # --ignore-installed: without it pip first uninstalls the package from the environment
+        # running the tests (the developer's editable install, CI's install)
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--prefix", str(prefix), str(base / "src")],
+         "--no-index", "--ignore-installed", "--prefix", str(prefix), str(base / "src")],
         cwd=base, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return prefix
