@@ -118,6 +118,8 @@ def tensorrt_available() -> bool:
 
 def _openvino_module() -> Any:
     """enet_ros.engines.openvino_engine, or None when openvino is not installed."""
+    if importlib.util.find_spec("openvino") is None:
+        return None
     try:
         from enet_ros.engines import openvino_engine
     except ImportError:
