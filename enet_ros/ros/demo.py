@@ -9,7 +9,8 @@ sent and received, the output rate and the latency from stamp to overlay receive
 
 This is the second module that imports rclpy (DESIGN.md keeps rclpy to ros/node.py): the demo
 must be a real ROS 2 participant to show the node working. The command line imports it only
-for `demo`, so every other command runs without rclpy.
+for `demo`, so every other command runs without rclpy; what needs no ROS 2 (the contact
+sheet) is in enet_ros/demo_sheet.py and tested without it.
 
 Both processes use loopback discovery (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), the domain in
 ROS_DOMAIN_ID or else a random one, so the demo's camera never reaches a robot's network, and
@@ -40,6 +41,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from enet_ros.demo_sheet import DemoError, SheetRow, contact_sheet
 from enet_ros.image_codec import decode_image, encode_image
 from enet_ros.palette import Palette
 from enet_ros.shipped import shipped_path
@@ -48,24 +50,9 @@ CAMERA_TOPIC = "/camera/image_raw"
 LABELS_TOPIC = "/enet/labels"
 OVERLAY_TOPIC = "/enet/overlay"
 SHEET_ROWS = 5
-SHEET_CELL_WIDTH = 320
 STARTUP_TIMEOUT_S = 120.0     # loading and warming up a model on a slow CPU
 DRAIN_TIMEOUT_S = 5.0         # after the last frame: how long to wait for the outputs
 VIDEO_NAME, SHEET_NAME, LOG_NAME = "overlay.mp4", "contact_sheet.png", "segment_node.log"
-
-
-class DemoError(RuntimeError):
-    """The demo cannot run (no frames, the node does not start); says why in one line."""
-
-
-@dataclass(frozen=True)
-class SheetRow:
-    """One frame on the contact sheet: what was sent, and the node's labels and overlay."""
-
-    stamp_ns: int
-    camera: np.ndarray    # RGB, as published
-    labels: np.ndarray    # class ids, as received
-    overlay: np.ndarray   # RGB, as received
 
 
 @dataclass
@@ -303,27 +290,6 @@ def _stop(node: subprocess.Popen) -> int:
             node.kill()
             node.wait()
     return node.returncode
-
-
-def contact_sheet(rows: list[SheetRow], palette: Palette) -> np.ndarray:
-    """RGB picture, a row a frame: camera | labels in the palette's colours | overlay."""
-    if not rows:
-        raise DemoError("no frame came back from segment_node: nothing to put on the sheet")
-    cells = []
-    for row in rows:
-        pictures = (row.camera, palette.colorize(row.labels), row.overlay)
-        scale = SHEET_CELL_WIDTH / row.camera.shape[1]
-        size = (SHEET_CELL_WIDTH, max(1, round(row.camera.shape[0] * scale)))
-        cells.append(np.hstack([cv2.resize(p, size, interpolation=cv2.INTER_AREA
-                                           if p.ndim == 3 else cv2.INTER_NEAREST)
-                                for p in pictures]))
-    width = max(c.shape[1] for c in cells)
-    header = np.full((24, width, 3), 255, np.uint8)
-    for column, title in enumerate(("camera", "/enet/labels (palette)", "/enet/overlay")):
-        cv2.putText(header, title, (column * SHEET_CELL_WIDTH + 6, 17),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.vstack([header] + [np.pad(c, ((0, 0), (0, width - c.shape[1]), (0, 0)))
-                                 for c in cells])
 
 
 def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: Path,
