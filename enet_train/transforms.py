@@ -123,28 +123,24 @@ class ColorJitter:
 class DownsampleLabel:
     """The label at 1/``factor`` size, for training the encoder alone (its head is 1/8 size).
 
-    Each factor x factor block takes its most frequent non-void class (the mode), so a thin
-    pole in a block still wins over void, and the block is void only when all of it is void.
-    Nearest-neighbour sampling would instead keep one pixel in 64 and drop small objects at
-    random. The image is left as is.
+    Each factor x factor block takes the class of one pixel at a random offset shared by the
+    whole label (nearest-neighbour sampling, as the paper's Torch code scales labels). Over
+    epochs every pixel gets its turn, so each class keeps its share of the labels: the mode of
+    each block, tried before, halved Pole on CamVid (1.0 % of pixels, 0.5 % of block modes)
+    because a pole 1-5 px wide rarely fills most of an 8 x 8 block, and the encoder then
+    learnt no poles. The image is left as is.
     """
 
-    def __init__(self, factor: int = SIZE_MULTIPLE, ignore_index: int = IGNORE_INDEX) -> None:
-        self.factor, self.ignore_index = factor, ignore_index
+    def __init__(self, factor: int = SIZE_MULTIPLE) -> None:
+        self.factor = factor
 
     def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:
         f = self.factor
         height, width = label.shape
         if height % f or width % f:
             raise ValueError(f"label size {width}x{height} is not a multiple of {f}")
-        blocks = (label.reshape(height // f, f, width // f, f).transpose(0, 2, 1, 3)
-                  .reshape(-1, f * f).astype(np.int64))
-        offsets = blocks + 256 * np.arange(len(blocks))[:, None]
-        counts = np.bincount(offsets.ravel(), minlength=256 * len(blocks)).reshape(-1, 256)
-        counts[:, self.ignore_index] = 0
-        mode = counts.argmax(1)
-        mode[counts.max(1) == 0] = self.ignore_index
-        return image, mode.reshape(height // f, width // f).astype(np.uint8)
+        dy, dx = (int(v) for v in torch.randint(f, (2,)))
+        return image, np.ascontiguousarray(label[dy::f, dx::f])
 
 
 _MEAN = torch.tensor(IMAGE_MEAN).view(3, 1, 1)

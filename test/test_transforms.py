@@ -70,16 +70,24 @@ def test_color_jitter_changes_image_not_label():
     assert out_label is label
 
 
-def test_downsample_label_takes_block_mode_ignoring_void():
-    label = np.full((8, 16), 255, np.uint8)
-    label[:3, :8] = 2          # block 0: 3 rows of class 2, 1 row of class 5, rest void
-    label[3, :8] = 5
-    label[:, 8:] = 4
-    label[0, 8] = 1            # block 1: one pixel of class 1 among 63 of class 4
-    _, out = DownsampleLabel(8)(np.zeros((8, 16, 3), np.uint8), label)
-    np.testing.assert_array_equal(out, [[2, 4]])
-    _, void = DownsampleLabel(4)(None, np.full((4, 4), 255, np.uint8))
-    np.testing.assert_array_equal(void, [[255]])
+def test_downsample_label_samples_one_pixel_a_block_keeping_class_shares():
+    label = np.arange(16 * 24, dtype=np.uint8).reshape(16, 24) % 251
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(600):
+        _, out = DownsampleLabel(8)(np.zeros((16, 24, 3), np.uint8), label)
+        assert out.shape == (2, 3) and out.flags.c_contiguous
+        dy, dx = divmod(int(np.flatnonzero(label == out[0, 0])[0]), 24)
+        offsets.add((dy, dx))
+        # every block uses the same offset, so the grid keeps its geometry
+        np.testing.assert_array_equal(out, label[dy::8, dx::8])
+    assert len(offsets) == 64          # every pixel of a block gets its turn
+
+    # a 2 px wide pole in every 8 px: the mode of each block would drop it, sampling keeps 1/4
+    poles = np.zeros((64, 64), np.uint8)
+    poles[:, 3::8] = poles[:, 4::8] = 2
+    share = np.mean([np.mean(DownsampleLabel(8)(None, poles)[1] == 2) for _ in range(400)])
+    assert abs(share - 0.25) < 0.06
     with pytest.raises(ValueError, match="not a multiple of 8"):
         DownsampleLabel(8)(None, np.zeros((9, 8), np.uint8))
 
