@@ -10,7 +10,8 @@ What changes between training and the model file, and why:
   TensorRT has neither a MaxUnpool layer nor a MaxPool indices output. The encoder keeps, per
   2x2 window, a one-hot mask of the *first* maximum in row-major order (exactly the position
   torch's indices point to, ties included), built from strided slices, Max, Equal, And/Not and
-  an interleave; the decoder unpools by multiplying the nearest-upsampled values with that mask.
+  one DepthToSpace of the four float masks (``interleave_phases``); the decoder unpools by
+  multiplying the nearest-upsampled values with that mask.
   Deriving the mask from ``x == upsample(maxpool(x))`` would be wrong on ties (flat regions),
   where several positions equal the maximum.
 * Written for ONNX Runtime's CPU provider, whose NCHWc (blocked) layout runs Conv, MaxPool,
@@ -41,8 +42,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnx.version_converter
+import onnxscript
 import torch
 import torch.nn.functional as F
+from onnxscript import opset18 as onnx_op
 from torch import nn
 
 from enet_ros.model_file import (CONFIDENCE_NAME, DEFAULT_IO, INPUT_NAME, IO_KINDS, LABELS_NAME,
@@ -58,6 +61,34 @@ class ExportError(ValueError):
     """An export that cannot be made as asked; the message says what to change."""
 
 
+@torch.library.custom_op("enet::interleave_phases", mutates_args=())
+def interleave_phases(phases: torch.Tensor) -> torch.Tensor:
+    """[N, 4C, h, w] maps, phase-major (phase = 2 * row parity + column parity), to [N, C, 2h,
+    2w]: ONNX's DepthToSpace in DCR mode, which torch has no operator for.
+
+    The switches are interleaved this way, as float maps, because both runtimes then run it
+    as one cheap kernel: as a reshape-transpose-reshape ONNX Runtime spent 9 ms of 62 in the
+    transpose, and interleaving boolean maps by stacking them on a new last axis, as before,
+    ran in OpenVINO's reference Concat kernel (12 ms of 44 on one thread, 640x360).
+    """
+    n, _, h, w = phases.shape
+    return PhaseFullConv.interleave(phases.reshape(n, 4, -1, h, w))
+
+
+@interleave_phases.register_fake
+def _(phases: torch.Tensor) -> torch.Tensor:
+    n, c4, h, w = phases.shape
+    return phases.new_empty((n, c4 // 4, 2 * h, 2 * w))
+
+
+def _interleave_phases_onnx(phases: onnxscript.onnx_types.FLOAT) -> onnxscript.onnx_types.FLOAT:
+    return onnx_op.DepthToSpace(phases, blocksize=2, mode="DCR")
+
+
+# What torch.onnx.export needs to write this module's own operators.
+ONNX_TRANSLATIONS = {torch.ops.enet.interleave_phases.default: _interleave_phases_onnx}
+
+
 class MaxPoolWithMask(nn.Module):
     """2x2 stride-2 max-pool whose switches are a first-maximum one-hot mask, not indices."""
 
@@ -71,10 +102,8 @@ class MaxPoolWithMask(nn.Module):
         m01 = e01 & ~e00
         m10 = e10 & ~(e00 | e01)
         m11 = ~(e00 | e01 | e10)
-        top = torch.stack([m00, m01], dim=-1)
-        bottom = torch.stack([m10, m11], dim=-1)
-        mask = torch.stack([top, bottom], dim=3).flatten(4, 5).flatten(2, 3)
-        return pooled, mask.to(x.dtype)
+        phases = torch.cat([m.to(x.dtype) for m in (m00, m01, m10, m11)], dim=1)
+        return pooled, torch.ops.enet.interleave_phases(phases)
 
 
 class MaskUnpool(nn.Module):
@@ -362,7 +391,8 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
         program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
                                     output_names=outputs, opset_version=TORCH_OPSET, dynamo=True,
                                     dynamic_shapes={"image": dims}, external_data=False,
-                                    verbose=False)
+                                    verbose=False,
+                                    custom_translation_table=ONNX_TRANSLATIONS)
     model = onnx.version_converter.convert_version(program.model_proto, OPSET)
     _name_dynamic_dims(model)
     del model.metadata_props[:]
