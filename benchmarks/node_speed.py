@@ -19,7 +19,9 @@ one), and a trivial relay node (benchmarks/relay_node.py: same topics, no infere
 baseline of what DDS and this machine carry; --repeats rounds alternate them, so load from
 other processes weighs on each alike.
 
---reliable makes the node's camera subscription reliable (through its qos_overrides parameter);
+The camera publisher here is reliable (as rclpy's and image_transport's defaults are), so the
+node's camera_reliability auto (its default) subscribes reliable; --camera-reliability
+best_effort measures what sensor-data QoS receives instead, the relay following suit.
 --large-shm runs both processes with fastdds_large_images.xml: a 640x360 bgr8 frame (691 KB)
 is larger than Fast DDS's default 512 KB shared-memory segment and otherwise goes over UDP.
 
@@ -63,9 +65,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured duration")
     parser.add_argument("--warmup", type=float, default=3.0,
                         help="seconds of frames sent before measuring")
-    parser.add_argument("--reliable", action="store_true",
-                        help="override the node's camera subscription to reliable (through "
-                             "its qos_overrides parameter) instead of sensor-data best effort")
+    parser.add_argument("--camera-reliability", default="auto",
+                        choices=("auto", "reliable", "best_effort"),
+                        help="camera_reliability parameter of the node (default auto: "
+                             "reliable, as this benchmark's camera publisher is)")
     parser.add_argument("--large-shm", action="store_true",
                         help="run both processes with config/fastdds_large_images.xml (a "
                              "16 MB Fast DDS shared-memory segment instead of 512 KB)")
@@ -151,9 +154,7 @@ def run_node_benchmark(args: argparse.Namespace, command: list[str], log_dir: Pa
 
     log = (log_dir / "node.log").open("w")
     node = subprocess.Popen(
-        [*command, *(["-p", "qos_overrides./camera/image_raw.subscription.reliability:=reliable"]
-                     if args.reliable else []),
-         "-r", "image:=/camera/image_raw"],
+        [*command, "-r", "image:=/camera/image_raw"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     context = Context()
     rclpy.init(context=context, domain_id=domain)
@@ -282,10 +283,13 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         node = [*node_command(), "--ros-args", "-p", f"model:={model}",
                 "-p", f"engine:={args.engine}", "-p", f"threads:={args.threads}",
+                "-p", f"camera_reliability:={args.camera_reliability}",
                 *(["-p", f"providers:={args.providers}"] if args.providers else [])]
+        reliability = "best_effort" if args.camera_reliability == "best_effort" else "reliable"
         runs = ([("relay (no inference)", [sys.executable, str(ROOT / "benchmarks" /
                                                                   "relay_node.py"),
-                                           "--ros-args"], None)] if args.relay else []) + \
+                                           "--ros-args", "-p", f"reliability:={reliability}"],
+                                          None)] if args.relay else []) + \
             [(f"node spin_threads {str(spin).lower()}",
               [*node, "-p", f"spin_threads:={str(spin).lower()}"], engine_ms[spin])
              for spin in spins]
@@ -296,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "model": str(model), "frame": f"{args.width}x{args.height} bgr8",
         "camera_hz": args.rate, "seconds": args.seconds,
-        "camera_subscription": "reliable" if args.reliable else "best effort (sensor data)",
+        "camera_reliability": args.camera_reliability,
         "fastdds_profile": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE", "default"),
         "threads": args.threads, "runs": reports}
     print(json.dumps(report, indent=2))

@@ -1,12 +1,13 @@
 """A trivial stand-in for segment_node: the baseline of what DDS and this machine carry.
 
-It subscribes to ``image`` as segment_node does (sensor-data QoS, depth 1) and answers each
-frame with an all-zero mono8 ``enet/labels`` of the frame's size and header, computing
+It subscribes to ``image`` as segment_node does (depth 1; its ``reliability`` parameter,
+reliable or best_effort, stands for what segment_node's camera_reliability settles on) and
+answers each frame with an all-zero mono8 ``enet/labels`` of the frame's size and header, computing
 nothing. Frames a subscriber misses through it are lost to the middleware and the machine's
 load, not to inference; benchmarks/node_speed.py and the node's frame-rate test run it beside
 segment_node to tell the two apart.
 
-    python benchmarks/relay_node.py --ros-args -r image:=/camera/image_raw
+    python benchmarks/relay_node.py --ros-args -r image:=/camera/image_raw -p reliability:=reliable
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ class RelayNode(Node):
         super().__init__("enet_relay")
         self._labels = self.create_publisher(
             Image, "enet/labels", QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
+        reliability = self.declare_parameter("reliability", "best_effort").value
         self.create_subscription(Image, "image", self._on_image, QoSProfile(
-            depth=1, reliability=qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability))
-        self.get_logger().info("segmenting nothing: relaying image -> enet/labels")
+            depth=1, reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT, durability=qos_profile_sensor_data.durability))
+        self.get_logger().info(f"segmenting nothing: relaying image ({reliability}) -> "
+                               f"enet/labels")
 
     def _on_image(self, msg: Image) -> None:
         labels = Image(header=msg.header, height=msg.height, width=msg.width,

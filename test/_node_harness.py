@@ -160,6 +160,18 @@ class Probe:
         self.wait_for(lambda: publisher.get_subscription_count() > 0, timeout,
                       f"a subscriber on {publisher.topic_name}")
 
+    def wait_camera_matched(self, publisher: Any, timeout: float = 10.0) -> None:
+        """Until the reliable camera ``publisher`` has a subscriber and every subscription on
+        its topic is reliable: segment_node's camera_reliability auto subscribes best effort
+        until it sees a camera, then re-subscribes reliable within a second, and a frame sent
+        in between may be lost."""
+        def reliable() -> bool:
+            subs = self.node.get_subscriptions_info_by_topic(publisher.topic_name)
+            return bool(subs) and all(s.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                                      for s in subs)
+        self.wait_for(reliable, timeout, f"reliable subscriptions on {publisher.topic_name}")
+        self.wait_matched(publisher, timeout)
+
     def wait_subscribed(self, key: str, timeout: float = 10.0) -> None:
         """Until the node's enet/<key> publisher sees our subscription (both sides matched)."""
         self.wait_for(lambda: self._subs[key].get_publisher_count() > 0, timeout,

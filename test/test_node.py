@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from rclpy.qos import ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
@@ -73,7 +73,7 @@ def env(tmp_path_factory):
 def node_a(env, model, tmp_path_factory):
     node = NodeProcess(["--params-file", str(ROOT / "config" / "segment.yaml"),
                         "-p", f"model:={model}", "-r", f"__ns:={NS}",
-                        "-p", "qos_overrides./cam/image_raw.subscription.reliability:=reliable",
+                        "-p", "qos_overrides./cam/image_raw.subscription.depth:=2",
                         "-r", "image:=/cam/image_raw", "-r", "camera_info:=/cam/camera_info"],
                        env, tmp_path_factory.mktemp("node_a") / "node.log")
     node.wait_ready()
@@ -89,6 +89,14 @@ def probe(env, node_a):
     probe.close()
 
 
+def _camera_reliability(probe: Probe) -> ReliabilityPolicy | None:
+    """The reliability of the node's camera subscription as discovery reports it (None while
+    there is not exactly one: a re-subscription in progress)."""
+    subs = [s for s in probe.node.get_subscriptions_info_by_topic("/cam/image_raw")
+            if s.node_namespace == NS]
+    return subs[0].qos_profile.reliability if len(subs) == 1 else None
+
+
 @pytest.fixture
 def outputs(probe):
     """The probe subscribed to every output, with a calibrated, 2x-binned camera_info sent."""
@@ -97,7 +105,7 @@ def outputs(probe):
             probe.listen(key, msg_type)
     for key in OUTPUTS:
         probe.wait_subscribed(key)
-    probe.wait_matched(probe.image_pub)
+    probe.wait_camera_matched(probe.image_pub)
     info = CameraInfo(width=2 * W, height=2 * H, k=K_FULL, p=P_FULL, binning_x=2, binning_y=2,
                       distortion_model="plumb_bob", d=[0.1, -0.05, 0.0, 0.0, 0.01])
     probe.wait_matched(probe.info_pub)
@@ -132,7 +140,7 @@ def test_no_inference_while_nobody_listens(probe):
         probe.unlisten(key)
     probe.wait_for(lambda: all(probe.node.count_subscribers(probe.topic(f"enet/{k}")) == 0
                                for k in OUTPUTS), 10, "output subscribers gone")
-    probe.wait_matched(probe.image_pub)
+    probe.wait_camera_matched(probe.image_pub)
     before = probe.fresh_diagnostics(lambda d: True)
     for _ in range(5):
         probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
@@ -233,18 +241,31 @@ def test_overlay_alpha_changes_at_run_time_and_bad_values_are_refused(outputs):
     assert probe.set_parameter(NODE, "overlay_alpha", 0.5).successful
 
 
-def test_qos_is_overridable_through_parameters(outputs):
-    """QoSOverridingOptions: the camera subscription is best effort (sensor data) by default;
-    a qos_overrides.* parameter made this node's reliable, as discovery reports it."""
+def test_camera_subscription_follows_the_publishers_reliability(outputs):
+    """camera_reliability auto: reliable while the only camera publisher is (the probe's),
+    best effort as soon as a best-effort one joins, and frames from it are segmented; reliable
+    again when it leaves. Depth stays a qos_overrides.* parameter; camera_info stays best
+    effort."""
     probe = outputs
-    (sub,) = probe.node.get_subscriptions_info_by_topic("/cam/image_raw")
-    assert sub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-    assert probe.get_parameter(
-        NODE, "qos_overrides./cam/image_raw.subscription.reliability") == "reliable"
+    assert _camera_reliability(probe) == ReliabilityPolicy.RELIABLE
+    assert probe.get_parameter(NODE, "qos_overrides./cam/image_raw.subscription.depth") == 2
     (info_sub,) = [s for s in probe.node.get_subscriptions_info_by_topic("/cam/camera_info")
-                 if s.node_namespace == NS] or [None]
-    assert info_sub is not None
+                   if s.node_namespace == NS]
     assert info_sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+
+    best_effort = probe.node.create_publisher(Image, "/cam/image_raw", QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    try:
+        probe.wait_for(lambda: _camera_reliability(probe) == ReliabilityPolicy.BEST_EFFORT,
+                       timeout=5.0, what="a best-effort camera subscription")
+        probe.wait_matched(best_effort)
+        stamp = next_stamp()
+        best_effort.publish(raw_image(blocks_frame(H, W), "rgb8", stamp))
+        assert probe.frame("labels", stamp).header.stamp.sec == stamp[0]
+    finally:
+        probe.node.destroy_publisher(best_effort)
+    probe.wait_camera_matched(probe.image_pub)
+    assert _camera_reliability(probe) == ReliabilityPolicy.RELIABLE
 
 
 @pytest.mark.parametrize("output", list(OUTPUTS))
@@ -337,7 +358,7 @@ def test_compressed_input_network_resolution_and_ctrl_c(env, model, reference, p
             for key, msg_type in OUTPUTS.items():
                 zipped.listen(key, msg_type)
                 zipped.wait_subscribed(key)
-            zipped.wait_matched(zipped.compressed_pub)
+            zipped.wait_camera_matched(zipped.compressed_pub)
             zipped.info_pub.publish(CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL))
             time.sleep(0.2)
             for fmt, ext in (("png", ".png"), ("rgb8; jpeg compressed bgr8", ".jpg")):
@@ -430,7 +451,7 @@ def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
                 c.listen(key, Image)
                 c.wait_subscribed(key)
             c.listen("camera_info", CameraInfo)
-            c.wait_matched(c.image_pub)
+            c.wait_camera_matched(c.image_pub)
             assert not [s for s in c.node.get_subscriptions_info_by_topic("/cam/camera_info")
                         if s.node_namespace == "/c_cam"]          # use_camera_info:=false
             c.info_pub.publish(CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL))
@@ -476,7 +497,7 @@ def test_the_default_model_runs_end_to_end(env, probe, tmp_path):
         try:
             d.listen("labels", Image)
             d.wait_subscribed("labels")
-            d.wait_matched(d.image_pub)
+            d.wait_camera_matched(d.image_pub)
             stamp = next_stamp()
             d.publish_image(blocks_frame(H, W), "bgr8", stamp)
             labels = d.frame("labels", stamp, timeout=30)
@@ -522,7 +543,7 @@ def test_without_message_info_frames_flow_and_losses_are_unavailable(env, model,
         try:
             h.listen("labels", Image)
             h.wait_subscribed("labels")
-            h.wait_matched(h.image_pub)
+            h.wait_camera_matched(h.image_pub)
             stamp = next_stamp()
             h.publish_image(blocks_frame(H, W), "rgb8", stamp)
             assert h.frame("labels", stamp).width == W
@@ -550,7 +571,7 @@ def test_openvino_engine_in_the_node(env, model, reference, tmp_path):
         try:
             ov_probe.listen("labels", Image)
             ov_probe.wait_subscribed("labels")
-            ov_probe.wait_matched(ov_probe.image_pub)
+            ov_probe.wait_camera_matched(ov_probe.image_pub)
             rgb = blocks_frame(H, W, seed=11)
             stamp = next_stamp()
             ov_probe.publish_image(rgb, "rgb8", stamp)
@@ -588,7 +609,7 @@ def frames_through(env: dict[str, str], log: Path, namespace: str, ros_args: lis
             camera = probe.node.create_publisher(Image, "/rate/image_raw", 5)
             probe.listen("labels", Image)
             probe.wait_subscribed("labels")
-            probe.wait_matched(camera)
+            probe.wait_camera_matched(camera)
             frame = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)
             stamps = []
             tick = time.monotonic()
@@ -609,10 +630,13 @@ def frames_through(env: dict[str, str], log: Path, namespace: str, ros_args: lis
 
 def test_a_separate_subscriber_gets_every_frame_at_10_hz(env, tmp_path):
     """The shipped model with the node's defaults (engine auto, threads that leave a core and
-    do not spin): the labels of >= 29 of 30 frames reach a separate subscriber in
-    benchmarks/node_speed.py; this test allows 27. A relay node with the same topics and no
-    inference runs first: when even it loses frames, the machine is too busy to judge."""
-    relay, _ = frames_through(env, tmp_path / "relay.log", "/relay_cam", [],
+    do not spin, camera_reliability auto, which turns reliable for this reliable camera
+    publisher): the labels of >= 29 of 30 frames reach a separate subscriber in
+    benchmarks/node_speed.py; this test allows 27. A relay node with the same topics, a
+    reliable subscription and no inference runs first: when even it loses frames, the machine
+    is too busy to judge."""
+    relay, _ = frames_through(env, tmp_path / "relay.log", "/relay_cam",
+                              ["-p", "reliability:=reliable"],
                               [sys.executable, str(ROOT / "benchmarks" / "relay_node.py")])
     received, diag = frames_through(env, tmp_path / "node.log", "/rate_cam",
                                     ["-p", f"model:={SHIPPED}"])

@@ -236,6 +236,26 @@ def test_check_choice_and_parse_providers():
         "CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+@pytest.mark.parametrize("setting, publishers, wanted", [
+    ("auto", [], None),                                   # no camera yet: keep what it has
+    ("auto", ["reliable"], "reliable"),
+    ("auto", ["reliable", "reliable"], "reliable"),
+    ("auto", ["reliable", "best_effort"], "best_effort"),  # reliable would miss the second
+    ("auto", ["best_effort"], "best_effort"),
+    ("auto", ["system_default"], "best_effort"),
+    ("reliable", ["best_effort"], "reliable"),            # asked for: even if nothing matches
+    ("best_effort", ["reliable"], "best_effort"),
+    ("best_effort", [], "best_effort"),
+])
+def test_camera_reliability_matches_every_publisher(setting, publishers, wanted):
+    assert params.camera_reliability(setting, publishers) == wanted
+
+
+def test_camera_reliability_refuses_unknown_settings():
+    with pytest.raises(ValueError, match="auto, reliable, best_effort"):
+        params.camera_reliability("sometimes", ["reliable"])
+
+
 def test_inference_threads_leave_a_cpu_unless_told(monkeypatch):
     assert params.inference_threads(3) == 3
     for cpus, threads in ((1, 1), (2, 1), (8, 7)):

@@ -318,9 +318,13 @@ def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: P
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(camera)
             threading.Thread(target=executor.spin, daemon=True).start()
+            # Reliable both ways: segment_node's camera_reliability auto re-subscribes
+            # reliable within a second of seeing this camera; frames sent before may be lost.
             _wait_until(lambda: publisher.get_subscription_count() > 0 and all(
-                s.get_publisher_count() > 0 for s in subscriptions), node, log_path,
-                STARTUP_TIMEOUT_S, "segment_node did not subscribe to the camera")
+                s.get_publisher_count() > 0 for s in subscriptions) and all(
+                info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                for info in camera.get_subscriptions_info_by_topic(CAMERA_TOPIC)),
+                node, log_path, STARTUP_TIMEOUT_S, "segment_node did not subscribe to the camera")
             sent, began = 0, time.monotonic()
             for index, (key, rgb) in enumerate(_looped(frames, planned)):
                 if index == 0:

@@ -32,7 +32,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -53,6 +53,7 @@ LOG_THROTTLE_S = 5.0
 # Iron and later pass rmw's message info (publication sequence numbers, so frames lost before
 # delivery can be counted) to a subscription callback that takes two arguments; Humble never does.
 MESSAGE_INFO = hasattr(Subscription, "CallbackType")
+RELIABILITY_CHECK_S = 1.0
 
 
 class StartupError(Exception):
@@ -85,6 +86,8 @@ class SegmentNode(Node):
         self._camera_info: CameraInfo | None = None
         self._worker: threading.Thread | None = None
         self._engine: Any = None
+        self._camera_sub: Subscription | None = None
+        self._camera_reliability = ""
 
     def _value(self, name: str) -> Any:
         """A parameter's current value. The worker reads the run-time ones (overlay_alpha, the
@@ -99,7 +102,8 @@ class SegmentNode(Node):
         try:
             for spec in params.PARAMS:  # an override out of range or of the wrong type raises
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-            for name in ("engine", "precision", "output_resolution", "transport"):
+            for name in ("engine", "precision", "output_resolution", "transport",
+                         "camera_reliability"):
                 params.check_choice(name, self._value(name))
             path = params.resolve_model(self._value("model"))
             log.info(f"loading model {path}")
@@ -139,7 +143,8 @@ class SegmentNode(Node):
         self.add_on_set_parameters_callback(self._validate)
         self._worker = threading.Thread(target=self._work, name="enet_worker", daemon=True)
         self._worker.start()
-        log.info(f"segmenting {self._image_topic} -> {self.resolve_topic_name('enet')}/*")
+        log.info(f"segmenting {self._image_topic} ({self._camera_reliability}) -> "
+                 f"{self.resolve_topic_name('enet')}/*")
 
     def _wire(self) -> None:
         qos_options = QoSOverridingOptions.with_default_policies()
@@ -150,20 +155,43 @@ class SegmentNode(Node):
         self._info_pub = self.create_publisher(CameraInfo, "enet/camera_info", out_qos,
                                                qos_overriding_options=qos_options)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        camera_qos = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
-                                durability=qos_profile_sensor_data.durability)
-        if self._value("transport") == "compressed":
-            msg_type, topic = CompressedImage, "image/compressed"
-        else:
-            msg_type, topic = Image, "image"
-        self.create_subscription(msg_type, topic,
-                                 self._on_image_with_info if MESSAGE_INFO else self._on_image,
-                                 camera_qos, qos_overriding_options=qos_options)
-        self._image_topic = self.resolve_topic_name(topic)
+        self._compressed = self._value("transport") == "compressed"
+        self._image_topic = self.resolve_topic_name("image/compressed" if self._compressed
+                                                    else "image")
+        self._match_camera_reliability()
+        if self._camera_sub is None:  # auto, and no camera yet: best effort serves any
+            self._subscribe_camera("best_effort")
+        if self._value("camera_reliability") == "auto":
+            self.create_timer(RELIABILITY_CHECK_S, self._match_camera_reliability)
         if self._value("use_camera_info"):
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
                                      qos_profile_sensor_data)
         self.create_timer(self._value("diagnostics_period"), self._publish_diagnostics)
+
+    def _match_camera_reliability(self) -> None:
+        """Subscribe to the camera anew when its publishers call for another reliability."""
+        publishers = [p.qos_profile.reliability.name.lower()
+                      for p in self.get_publishers_info_by_topic(self._image_topic)]
+        wanted = params.camera_reliability(self._value("camera_reliability"), publishers)
+        if wanted is not None and wanted != self._camera_reliability:
+            self._subscribe_camera(wanted)
+
+    def _subscribe_camera(self, reliability: str) -> None:
+        if self._camera_sub is not None:
+            self.destroy_subscription(self._camera_sub)
+            self.get_logger().info(f"camera publishers changed: subscribing to "
+                                   f"{self._image_topic} {reliability} instead")
+        qos = QoSProfile(depth=1, durability=qos_profile_sensor_data.durability,
+                         reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
+                         else ReliabilityPolicy.BEST_EFFORT)
+        # Depth and history stay overridable through qos_overrides.*; reliability is
+        # camera_reliability's (an override parameter would undo a re-subscription).
+        options = QoSOverridingOptions([QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH])
+        self._camera_sub = self.create_subscription(
+            CompressedImage if self._compressed else Image, self._image_topic,
+            self._on_image_with_info if MESSAGE_INFO else self._on_image, qos,
+            qos_overriding_options=options)
+        self._camera_reliability = reliability
 
     # -- parameters ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ ENGINES = ("auto", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT_RESOLUTIONS = ("camera", "network")
 TRANSPORTS = ("raw", "compressed")
+RELIABILITIES = ("auto", "reliable", "best_effort")
 OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_camera_info")
 
 
@@ -93,6 +94,12 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("transport", "raw", "Input transport: 'raw' subscribes to image "
               "(sensor_msgs/Image), 'compressed' to image/compressed "
               "(sensor_msgs/CompressedImage).", choices=TRANSPORTS),
+    ParamSpec("camera_reliability", "auto", "Reliability of the camera subscription. auto: "
+              "reliable while every publisher of the camera topic is reliable (a frame too "
+              "large for Fast DDS's shared memory goes over UDP in fragments, and best effort "
+              "loses the whole frame with any fragment), else best effort, which every "
+              "publisher can serve; re-checked every second as publishers come and go. "
+              "reliable or best_effort: always that.", choices=RELIABILITIES),
     ParamSpec("use_camera_info", True, "Subscribe to camera_info and publish enet/camera_info "
               "scaled to the labels."),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
@@ -118,6 +125,21 @@ def check_choice(name: str, value: str) -> str:
     if value not in choices:
         raise ValueError(f"parameter {name}={value!r} is not one of {', '.join(choices)}")
     return value
+
+
+def camera_reliability(setting: str, publishers: list[str]) -> str | None:
+    """The reliability ('reliable' or 'best_effort') the camera subscription should have,
+    given the setting and the lower-case reliability policy name of each publisher on the
+    topic; None: keep the current one (auto with no publisher yet to match).
+
+    A reliable subscription receives nothing from a best-effort publisher, so auto asks for
+    reliable only when every publisher offers it.
+    """
+    if setting != "auto":
+        return check_choice("camera_reliability", setting)
+    if not publishers:
+        return None
+    return "reliable" if all(p == "reliable" for p in publishers) else "best_effort"
 
 
 def refuse_update(name: str, value: object) -> str | None:
