@@ -28,8 +28,8 @@ class RelayNode(Node):
             Image, "enet/labels", QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
         reliability = self.declare_parameter("reliability", "best_effort").value
         self.create_subscription(Image, "image", self._on_image, QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
-            else ReliabilityPolicy.BEST_EFFORT, durability=qos_profile_sensor_data.durability))
+            depth=1, reliability=ReliabilityPolicy[reliability.upper()],
+            durability=qos_profile_sensor_data.durability))
         self.get_logger().info(f"segmenting nothing: relaying image ({reliability}) -> "
                                f"enet/labels")
 

@@ -159,8 +159,6 @@ class SegmentNode(Node):
         self._image_topic = self.resolve_topic_name("image/compressed" if self._compressed
                                                     else "image")
         self._match_camera_reliability()
-        if self._camera_sub is None:  # auto, and no camera yet: best effort serves any
-            self._subscribe_camera("best_effort")
         if self._value("camera_reliability") == "auto":
             self.create_timer(RELIABILITY_CHECK_S, self._match_camera_reliability)
         if self._value("use_camera_info"):
@@ -172,8 +170,10 @@ class SegmentNode(Node):
         """Subscribe to the camera anew when its publishers call for another reliability."""
         publishers = [p.qos_profile.reliability.name.lower()
                       for p in self.get_publishers_info_by_topic(self._image_topic)]
-        wanted = params.camera_reliability(self._value("camera_reliability"), publishers)
-        if wanted is not None and wanted != self._camera_reliability:
+        # None: auto with no camera yet; keep what we have, at first best effort (serves any)
+        wanted = (params.camera_reliability(self._value("camera_reliability"), publishers)
+                  or self._camera_reliability or "best_effort")
+        if wanted != self._camera_reliability:
             self._subscribe_camera(wanted)
 
     def _subscribe_camera(self, reliability: str) -> None:
@@ -182,8 +182,7 @@ class SegmentNode(Node):
             self.get_logger().info(f"camera publishers changed: subscribing to "
                                    f"{self._image_topic} {reliability} instead")
         qos = QoSProfile(depth=1, durability=qos_profile_sensor_data.durability,
-                         reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable"
-                         else ReliabilityPolicy.BEST_EFFORT)
+                         reliability=ReliabilityPolicy[reliability.upper()])
         # Depth and history stay overridable through qos_overrides.*; reliability is
         # camera_reliability's (an override parameter would undo a re-subscription).
         options = QoSOverridingOptions([QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH])
