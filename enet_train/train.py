@@ -34,6 +34,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
                        pad_collate)
+from .losses import SegmentationLoss
 from .metrics import ConfusionMatrix, Scores
 from .model import SIZE_MULTIPLE, ENet
 from .reports import plot_curves, write_class_tables
@@ -77,6 +78,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     stage.add_argument("--encoder-checkpoint", type=str, default=None,
                        help="stage-encoder checkpoint whose encoder starts stage full "
                             "(default with --stage both: <output-dir>/encoder/best.pth)")
+    stage.add_argument("--init-checkpoint", type=str, default=None,
+                       help="stage full: start from this full-network checkpoint's weights (all "
+                            "of them) with a fresh optimizer and schedule, to fine-tune a "
+                            "trained model, e.g. with --lovasz-weight")
     stage.add_argument("--epochs-encoder", type=int, default=200, help="epochs of stage encoder")
     stage.add_argument("--epochs-full", type=int, default=200, help="epochs of stage full")
 
@@ -97,6 +102,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
                        help="loss weights from training label frequencies: enet 1/ln(1.02+p), "
                             "median frequency, or none")
+    optim.add_argument("--lovasz-weight", type=float, default=0.0,
+                       help="add this times the Lovasz-softmax loss (a surrogate of 1 - IoU per "
+                            "class) to the cross-entropy; 0: cross-entropy alone (paper)")
 
     aug = parser.add_argument_group("augmentation")
     aug.add_argument("--scale", type=float, nargs=2, default=[1.0, 1.0], metavar=("MIN", "MAX"),
@@ -197,6 +205,18 @@ def load_encoder(model: ENet, path: str | Path) -> None:
     source = load_checkpoint(path).net
     for name in ENCODER_MODULES:
         getattr(model, name).load_state_dict(getattr(source, name).state_dict())
+
+
+def load_network(model: ENet, path: str | Path) -> None:
+    """Copy every weight of the full-network checkpoint ``path`` into ``model``."""
+    source = load_checkpoint(path).net
+    if source.encoder_only:
+        raise CheckpointError(f"--init-checkpoint {path} is a stage-encoder checkpoint: pass it "
+                              f"as --encoder-checkpoint")
+    if source.num_classes != model.num_classes:
+        raise CheckpointError(f"--init-checkpoint {path} has {source.num_classes} classes, the "
+                              f"data set {model.num_classes}")
+    model.load_state_dict(source.state_dict())
 
 
 def unused_modules(model: ENet) -> list[str]:
@@ -490,14 +510,16 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
     model = ENet(num_classes, encoder_only=stage == "encoder")
     if resume is not None:
         load_used_state(model, resume["model"], args.resume)
+    elif stage == "full" and args.init_checkpoint:
+        load_network(model, args.init_checkpoint)
     elif stage == "full" and encoder_checkpoint:
         load_encoder(model, encoder_checkpoint)
     elif stage == "full" and info.is_main:
         print("stage full without --encoder-checkpoint: training the whole network from scratch")
     model = model.to(memory_format=torch.channels_last)
     model, net = place_model(model, device, info)
-    criterion = nn.CrossEntropyLoss(weight=class_weight_tensor(args, train_set, info, device),
-                                    ignore_index=IGNORE_INDEX)
+    criterion = SegmentationLoss(class_weight_tensor(args, train_set, info, device), IGNORE_INDEX,
+                                 args.lovasz_weight)
     epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
     optimizer, scheduler = build_optimizer(args, model, stage, len(train_loader))
     scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
@@ -592,6 +614,10 @@ def _run(args: argparse.Namespace) -> int:
                   + "\n  ".join(differences)
                   + "\nrun again with those values, or pass --allow-changed-args", file=sys.stderr)
             return 2
+    if args.init_checkpoint and (args.stage != "full" or args.encoder_checkpoint):
+        print("--init-checkpoint starts stage full from a whole trained network: use it with "
+              "--stage full and without --encoder-checkpoint", file=sys.stderr)
+        return 2
     stages = list(STAGES) if args.stage == "both" else [args.stage]
     if resume is not None:
         stages = stages[stages.index(resume["stage"]):] if resume["stage"] in stages else []

@@ -296,3 +296,34 @@ def test_log_has_every_class_iou_on_val_and_the_training_subset(data, tmp_path):
     history = torch.load(tmp_path / "full" / "last.pth", weights_only=True)["history"]
     assert len(history[0]["train_class_iou"]) == len(history[0]["val_class_iou"]) == 11
     assert 0 <= float(row["train_miou"]) <= 1
+
+
+def test_init_checkpoint_fine_tunes_the_whole_trained_network(data, tmp_path, capsys):
+    """--init-checkpoint hands stage full every weight of a trained network (at learning rate 0
+    they come out unchanged), with the Lovasz loss added; misuse is an error that says why."""
+    assert train.main(parse(data, tmp_path / "first", "--stage", "full")) == 0
+    trained = tmp_path / "first" / "full" / "last.pth"
+    state = {k: v for k, v in load_checkpoint(trained).net.state_dict().items()
+             if not k.startswith("encoder_head.")}  # never run, never stored
+    loaded = ENet(11)
+    train.load_network(loaded, trained)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in state.items())
+
+    out = tmp_path / "tuned"
+    assert train.main(parse(data, out, "--stage", "full", "--init-checkpoint", str(trained),
+                            "--lovasz-weight", "1", "--lr", "0")) == 0
+    tuned = torch.load(out / "full" / "last.pth", weights_only=True)
+    assert tuned["args"]["lovasz_weight"] == 1.0
+    weights = [k for k in state if k.endswith("weight") and "bn" not in k]
+    assert weights and all(torch.equal(tuned["model"][k], state[k]) for k in weights)
+
+    with pytest.raises(CheckpointError, match="has 11 classes, the data set 5"):
+        train.load_network(ENet(5), trained)
+    assert train.main(parse(data, tmp_path / "enc", "--stage", "encoder")) == 0
+    with pytest.raises(CheckpointError, match="stage-encoder checkpoint"):
+        train.load_network(ENet(11), tmp_path / "enc" / "encoder" / "best.pth")
+    capsys.readouterr()
+    for extra in (["--stage", "both"], ["--stage", "full", "--encoder-checkpoint", str(trained)]):
+        assert train.main(parse(data, tmp_path / "x", "--init-checkpoint", str(trained),
+                                *extra)) == 2
+        assert "--init-checkpoint starts stage full" in capsys.readouterr().err

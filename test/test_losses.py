@@ -1,0 +1,97 @@
+"""The training losses: Lovasz-softmax against its definition, and the combined loss."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from enet_train.losses import LOVASZ_FLOOR, SegmentationLoss, lovasz_softmax
+from enet_train.metrics import ConfusionMatrix
+
+IGNORE = 255
+
+
+def _batch(seed: int = 0, classes: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels of two 9x7 images, with ignored pixels and one class never present."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, classes - 1, (2, 9, 7), generator=g)
+    labels[0, 0, :3] = IGNORE
+    return torch.randn(2, classes, 9, 7, generator=g), labels
+
+
+def _jaccard_loss(foreground: set[int], wrong: set[int]) -> float:
+    """1 - IoU of a class whose true pixels are ``foreground`` when the pixels ``wrong`` are
+    mispredicted (set arithmetic, independent of the loss's cumulative sums)."""
+    return 1 - len(foreground - wrong) / len(foreground | wrong)
+
+
+def _lovasz_by_definition(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
+    """The Lovasz extension of each present class's Jaccard loss, from its definition:
+    sum over the errors in decreasing order of error_i * (loss(first i) - loss(first i - 1))."""
+    p = probabilities.permute(0, 2, 3, 1).reshape(-1, probabilities.shape[1])
+    y = labels.reshape(-1)
+    p, y = p[y != IGNORE], y[y != IGNORE]
+    per_class = []
+    for c in sorted(set(y.tolist())):
+        errors = [abs(float(y[i] == c) - float(p[i, c])) for i in range(len(y))]
+        foreground = {i for i in range(len(y)) if y[i] == c}
+        order = sorted(range(len(y)), key=lambda i: -errors[i])
+        total, previous = 0.0, 0.0
+        for k in range(1, len(order) + 1):
+            current = _jaccard_loss(foreground, set(order[:k]))
+            total += errors[order[k - 1]] * (current - previous)
+            previous = current
+        per_class.append(total)
+    return sum(per_class) / len(per_class)
+
+
+def test_lovasz_of_hard_predictions_is_one_minus_iou_of_the_present_classes():
+    logits, labels = _batch()
+    prediction = logits.argmax(1)
+    matrix = ConfusionMatrix(5, IGNORE)
+    matrix.update(labels, prediction)
+    present = sorted(set(labels[labels != IGNORE].tolist()))
+    assert len(present) == 4  # class 4 is absent from the truth: it must not count
+    want = float(1 - matrix.compute().iou[present].mean())
+    one_hot = F.one_hot(prediction, 5).permute(0, 3, 1, 2).float()
+    assert lovasz_softmax(one_hot, labels, IGNORE).item() == pytest.approx(want, abs=1e-6)
+
+
+def test_lovasz_of_soft_predictions_follows_the_definition_and_the_floor_bound():
+    logits, labels = _batch(seed=1)
+    probabilities = logits.softmax(1)
+    exact = lovasz_softmax(probabilities, labels, IGNORE).item()
+    assert exact == pytest.approx(_lovasz_by_definition(probabilities, labels), abs=1e-5)
+    floored = {f: lovasz_softmax(probabilities, labels, IGNORE, floor=f).item()
+               for f in (0.1, 0.3, 0.6)}
+    assert all(0 <= exact - value <= f + 1e-6 for f, value in floored.items())
+    assert floored[0.6] < exact  # the floor did leave errors out
+
+
+def test_ignored_pixels_get_no_gradient_and_a_step_lowers_the_loss():
+    logits, labels = _batch(seed=2)
+    logits.requires_grad_(True)
+    loss = lovasz_softmax(logits.softmax(1), labels, IGNORE)
+    loss.backward()
+    ignored = (labels == IGNORE).unsqueeze(1).expand_as(logits)
+    assert torch.all(logits.grad[ignored] == 0) and torch.any(logits.grad[~ignored] != 0)
+    stepped = (logits - 10 * logits.grad).detach()
+    assert lovasz_softmax(stepped.softmax(1), labels, IGNORE) < loss
+
+
+def test_a_batch_of_only_ignored_pixels_has_zero_loss_and_a_gradient():
+    logits = torch.randn(1, 3, 4, 4, requires_grad=True)
+    loss = lovasz_softmax(logits.softmax(1), torch.full((1, 4, 4), IGNORE), IGNORE)
+    loss.backward()
+    assert loss.item() == 0 and torch.all(logits.grad == 0)
+
+
+def test_segmentation_loss_is_weighted_cross_entropy_plus_weighted_lovasz():
+    logits, labels = _batch(seed=3)
+    weight = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    cross_entropy = F.cross_entropy(logits, labels, weight=weight, ignore_index=IGNORE)
+    assert torch.equal(SegmentationLoss(weight, IGNORE)(logits, labels), cross_entropy)
+    lovasz = lovasz_softmax(logits.softmax(1), labels, IGNORE, LOVASZ_FLOOR)
+    combined = SegmentationLoss(weight, IGNORE, lovasz_weight=0.5)(logits.bfloat16(), labels)
+    assert combined.dtype == torch.float32
+    assert combined.item() == pytest.approx((cross_entropy + 0.5 * lovasz).item(), rel=0.02)
