@@ -57,7 +57,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     data.add_argument("--dataset", type=str, default="camvid", choices=sorted(DATASETS),
                       help="data set layout (see enet_train/datasets)")
     data.add_argument("--data", type=str, required=True, help="root folder of the data set")
-    data.add_argument("--train-split", type=str, default="train", help="split to train on")
+    data.add_argument("--train-split", type=str, default="train",
+                      help="split to train on; join splits with + (train+val: a final run on "
+                           "every labelled image, with the epochs found on val)")
     data.add_argument("--val-split", type=str, default="val", help="split to validate on")
     data.add_argument("--train-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
                       help="training crop height and width, multiples of 8 (smaller images are "
@@ -618,6 +620,11 @@ def _run(args: argparse.Namespace) -> int:
         print("--init-checkpoint starts stage full from a whole trained network: use it with "
               "--stage full and without --encoder-checkpoint", file=sys.stderr)
         return 2
+    if set(args.val_split.split("+")) & set(args.train_split.split("+")):
+        print(f"note: --val-split {args.val_split} is inside --train-split {args.train_split}: "
+              f"its scores show the fit, not accuracy on unseen images, and best.pth is chosen "
+              f"on seen images (for a final run, take last.pth after the epochs found on val)",
+              file=sys.stderr)
     stages = list(STAGES) if args.stage == "both" else [args.stage]
     if resume is not None:
         stages = stages[stages.index(resume["stage"]):] if resume["stage"] in stages else []

@@ -59,6 +59,19 @@ def test_transforms_are_applied_and_cache_returns_same_arrays(tmp_path):
     assert first[0] is second[0]  # decoded once, served from RAM
 
 
+def test_joined_splits_hold_every_pair_of_each_in_order(tmp_path):
+    train_labels = make_camvid(tmp_path, "train", n=2)
+    val_labels = make_camvid(tmp_path, "val", n=1)
+    joined = build_dataset("camvid", tmp_path, "train+val", cache=True)
+    assert len(joined) == 3 and joined.class_names == build_dataset("camvid", tmp_path,
+                                                                    "val").class_names
+    assert [p[0].parent.name for p in joined.pairs] == ["train", "train", "val"]
+    for got, raw in zip((joined[i][1] for i in range(3)), train_labels + val_labels):
+        np.testing.assert_array_equal(got, np.where(raw == 11, IGNORE_INDEX, raw))
+    with pytest.raises(DatasetError, match="test"):
+        build_dataset("camvid", tmp_path, "train+test")
+
+
 def test_cityscapes_maps_label_ids_to_19_train_ids(tmp_path):
     label = np.array([[7, 8, 26, 33], [0, 1, 4, 23]], dtype=np.uint8)
     name = "aachen_000000_000019"

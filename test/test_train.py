@@ -327,3 +327,11 @@ def test_init_checkpoint_fine_tunes_the_whole_trained_network(data, tmp_path, ca
         assert train.main(parse(data, tmp_path / "x", "--init-checkpoint", str(trained),
                                 *extra)) == 2
         assert "--init-checkpoint starts stage full" in capsys.readouterr().err
+
+
+def test_training_on_train_plus_val_says_val_scores_are_on_seen_images(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path, "--stage", "encoder",
+                            "--train-split", "train+val")) == 0
+    assert "--val-split val is inside --train-split train+val" in capsys.readouterr().err
+    state = torch.load(tmp_path / "encoder" / "last.pth", weights_only=True)
+    assert state["args"]["train_split"] == "train+val"

@@ -24,10 +24,16 @@ DATASETS: dict[str, Callable[..., SegmentationDataset]] = {
 
 def build_dataset(name: str, root: str | Path, split: str, transforms: Transform | None = None,
                   cache: bool = False) -> SegmentationDataset:
-    """The ``split`` of data set ``name`` stored under ``root``."""
+    """The ``split`` of data set ``name`` stored under ``root``; ``"train+val"`` joins splits,
+    for a final run that trains on every labelled image once the recipe is fixed on val."""
     if name not in DATASETS:
         raise DatasetError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name](root, split, transforms, cache)
+    parts = [DATASETS[name](root, part, transforms, cache) for part in split.split("+")]
+    if len(parts) == 1:
+        return parts[0]
+    return SegmentationDataset([pair for part in parts for pair in part.pairs],
+                               parts[0].class_names, parts[0].label_map, transforms, cache,
+                               description=f"{name} {split} in {root}")
 
 
 __all__ = ["DATASETS", "IGNORE_INDEX", "DatasetError", "SegmentationDataset", "build_dataset",
