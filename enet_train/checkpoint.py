@@ -67,6 +67,7 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
                               f"{num_classes}")
     args = raw.get("args") or {}
     extra = {k: v for k, v in raw.items() if k not in ("model", "args", "class_names",
-                                                        "optimizer", "scheduler", "scaler")}
+                                                        "optimizer", "scheduler", "scaler",
+                                                        "training_model")}
     return LoadedCheckpoint(net.eval(), list(names) if names is not None else None,
                             dict(args), extra)

@@ -4,7 +4,8 @@ Stage ``encoder`` trains ENet(encoder_only=True) against labels downsampled 8x; 
 loads that encoder (its 1x1 head dropped) into the whole network and trains it at full
 resolution; ``both`` runs one after the other. Each stage writes under ``<output-dir>/<stage>/``:
 
-    last.pth   every epoch: model, optimizer, scheduler, scaler, epoch, best mIoU, args (a dict)
+    last.pth   every epoch: model, optimizer, scheduler, scaler, epoch, best mIoU, args (a dict);
+               with --ema-epochs "model" is the weight average, "training_model" the weights
     best.pth   the checkpoint with the best validation mIoU so far
     log.csv  tb/  curves.png  per_class_iou.md/.csv     logs, TensorBoard, pictures, tables
 
@@ -34,6 +35,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
                        pad_collate)
+from .ema import WeightAverage, ema_decay
 from .losses import SegmentationLoss
 from .metrics import ConfusionMatrix, Scores
 from .model import SIZE_MULTIPLE, ENet
@@ -104,6 +106,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
                        help="loss weights from training label frequencies: enet 1/ln(1.02+p), "
                             "median frequency, or none")
+    optim.add_argument("--ema-epochs", type=float, default=0.0,
+                       help="validate, select and save an exponential moving average of the "
+                            "weights over about this many epochs (0: the weights as trained)")
     optim.add_argument("--lovasz-weight", type=float, default=0.0,
                        help="add this times the Lovasz-softmax loss (a surrogate of 1 - IoU per "
                             "class) to the cross-entropy; 0: cross-entropy alone (paper)")
@@ -441,8 +446,9 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                     loader: DataLoader, device: torch.device, autocast: torch.dtype | None,
-                    description: str, show: bool) -> float:
-    """One pass over the training data; the mean loss over all processes' batches.
+                    description: str, show: bool, average: WeightAverage | None = None) -> float:
+    """One pass over the training data; the mean loss over all processes' batches. ``average``
+    follows the weights after every step.
 
     ``autocast`` is the reduced precision of the forward pass (None: float32); images go in
     channels-last, which the CPU's oneDNN convolutions and CUDA's tensor cores both prefer."""
@@ -459,6 +465,8 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if average is not None:
+            average.update(model)
         total, count = total + loss.item(), count + 1
         bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{scheduler.get_last_lr()[-1]:.2e}")
     total, count = distributed.reduce_sum([total, count], device)
@@ -511,7 +519,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
     num_classes = train_set.num_classes
     model = ENet(num_classes, encoder_only=stage == "encoder")
     if resume is not None:
-        load_used_state(model, resume["model"], args.resume)
+        load_used_state(model, resume.get("training_model", resume["model"]), args.resume)
     elif stage == "full" and args.init_checkpoint:
         load_network(model, args.init_checkpoint)
     elif stage == "full" and encoder_checkpoint:
@@ -524,6 +532,13 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                                  args.lovasz_weight)
     epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
     optimizer, scheduler = build_optimizer(args, model, stage, len(train_loader))
+    average = None
+    if args.ema_epochs:
+        average = WeightAverage(model, ema_decay(args.ema_epochs, len(train_loader)))
+        if resume is not None and "ema_updates" in resume:
+            load_used_state(average.module, resume["model"], args.resume)
+            average.updates = resume["ema_updates"]
+    scored = net if average is None else average.module  # what is validated, selected, exported
     scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
     sampler_generator = getattr(train_loader.sampler, "generator", None)
 
@@ -545,18 +560,18 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
             train_loader.sampler.set_epoch(epoch)
         began = time.perf_counter()
         loss = train_one_epoch(net, criterion, optimizer, scheduler, scaler, train_loader, device,
-                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main)
+                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main, average)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1],
                                "train_loss": loss}
         scores, metrics = None, None
         if (epoch + 1) % args.val_every == 0 or epoch + 1 == epochs:
-            scores = validate(net, val_loader, device, num_classes, info.is_main).compute()
+            scores = validate(scored, val_loader, device, num_classes, info.is_main).compute()
             metrics = scores.as_dict(train_set.class_names)
             row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
                        val_global_accuracy=scores.global_accuracy,
                        val_class_iou=_percent_list(scores.iou))
             if fit_loader is not None:
-                fit = validate(net, fit_loader, device, num_classes, info.is_main,
+                fit = validate(scored, fit_loader, device, num_classes, info.is_main,
                                "score training subset").compute()
                 row.update(train_miou=fit.mean_iou, train_class_iou=_percent_list(fit.iou))
         row["seconds"] = round(time.perf_counter() - began, 2)
@@ -564,12 +579,15 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         improved = scores is not None and scores.mean_iou > best
         best = max(best, scores.mean_iou) if scores is not None else best
         if info.is_main:
-            checkpoint = {"model": used_state(model), "optimizer": optimizer.state_dict(),
+            checkpoint = {"model": used_state(model if average is None else average.module),
+                          "optimizer": optimizer.state_dict(),
                           "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                           "epoch": epoch + 1, "best_miou": best, "stage": stage,
                           "class_names": list(train_set.class_names), "history": history,
                           "metrics": metrics, "args": plain_args(args),
                           "rng": rng_state(sampler_generator)}
+            if average is not None:  # "model" is the average: what export and evaluate read
+                checkpoint.update(training_model=used_state(model), ema_updates=average.updates)
             torch.save(checkpoint, folder / "last.pth")
             if improved:
                 torch.save(checkpoint, folder / "best.pth")

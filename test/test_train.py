@@ -267,11 +267,13 @@ def test_fp16_on_a_cpu_is_a_usage_error(data, tmp_path, capsys):
     assert "--precision fp16 needs CUDA" in capsys.readouterr().err
 
 
-def test_time_limit_stops_cleanly_and_resume_continues_exactly(data, tmp_path, capsys):
+@pytest.mark.parametrize("average", [(), ("--ema-epochs", "1")], ids=["weights", "ema"])
+def test_time_limit_stops_cleanly_and_resume_continues_exactly(data, tmp_path, capsys, average):
     """Two epochs in one go, and one epoch cut by --time-limit then resumed, end with the same
-    weights bit for bit: crops, flips, jitter, dropout and the sampler continue where they were."""
+    weights bit for bit: crops, flips, jitter, dropout and the sampler continue where they were,
+    and so does the weight average."""
     common = ("--stage", "full", "--epochs-full", "2", "--scale", "0.75", "1.5", "--flip",
-              "--jitter", "0.2", "--lr-schedule", "poly", "--precision", "bf16")
+              "--jitter", "0.2", "--lr-schedule", "poly", "--precision", "bf16", *average)
     assert train.main(parse(data, tmp_path / "straight", *common)) == 0
     assert train.main(parse(data, tmp_path / "cut", *common, "--time-limit", "1e-6")) == 0
     last = tmp_path / "cut" / "full" / "last.pth"
@@ -281,10 +283,17 @@ def test_time_limit_stops_cleanly_and_resume_continues_exactly(data, tmp_path, c
     straight = torch.load(tmp_path / "straight" / "full" / "last.pth", weights_only=True)
     resumed = torch.load(last, weights_only=True)
     assert resumed["epoch"] == straight["epoch"] == 2
-    for key, value in straight["model"].items():
-        assert torch.equal(value, resumed["model"][key]), key
+    for part in ("model", "training_model") if average else ("model",):
+        for key, value in straight[part].items():
+            assert torch.equal(value, resumed[part][key]), (part, key)
     assert [h["train_loss"] for h in resumed["history"]] == \
         [h["train_loss"] for h in straight["history"]]
+    if average:  # the checkpoint's network (what export reads) is the average, not the weights
+        assert resumed["ema_updates"] == straight["ema_updates"] > 0
+        assert not torch.equal(resumed["model"]["fullconv.weight"],
+                               resumed["training_model"]["fullconv.weight"])
+        loaded = load_checkpoint(last).net.state_dict()
+        assert torch.equal(loaded["fullconv.weight"], resumed["model"]["fullconv.weight"])
 
 
 def test_log_has_every_class_iou_on_val_and_the_training_subset(data, tmp_path):
