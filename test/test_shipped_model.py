@@ -96,5 +96,5 @@ def test_shipped_float32_io_model_segments_camvid_like_the_default():
         default, fp32io = (s.segment(rgb, color=False, overlay=False).labels for s in segmenters)
         same += int(np.sum(default == fp32io))
         total += default.size
-    # Both are exported from training/enet_camvid_full_best.pth: the same labels, pixel for pixel
+    # Both are exported from training/enet_camvid_lovasz_best.pth: the same labels, pixel for pixel
     assert same == total
