@@ -215,7 +215,7 @@ def load_encoder(model: ENet, path: str | Path) -> None:
 
 
 def load_network(model: ENet, path: str | Path) -> None:
-    """Copy every weight of the full-network checkpoint ``path`` into ``model``."""
+    """Copy every weight the full-network checkpoint ``path`` stores into ``model``."""
     source = load_checkpoint(path).net
     if source.encoder_only:
         raise CheckpointError(f"--init-checkpoint {path} is a stage-encoder checkpoint: pass it "
@@ -223,7 +223,7 @@ def load_network(model: ENet, path: str | Path) -> None:
     if source.num_classes != model.num_classes:
         raise CheckpointError(f"--init-checkpoint {path} has {source.num_classes} classes, the "
                               f"data set {model.num_classes}")
-    model.load_state_dict(source.state_dict())
+    load_used_state(model, used_state(source), path)
 
 
 def unused_modules(model: ENet) -> list[str]:
@@ -538,7 +538,9 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         if resume is not None and "ema_updates" in resume:
             load_used_state(average.module, resume["model"], args.resume)
             average.updates = resume["ema_updates"]
-    scored = net if average is None else average.module  # what is validated, selected, exported
+    # what is validated, selected and saved as "model" (what export and evaluate read)
+    kept = model if average is None else average.module
+    scored = net if average is None else kept
     scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
     sampler_generator = getattr(train_loader.sampler, "generator", None)
 
@@ -579,14 +581,13 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
         improved = scores is not None and scores.mean_iou > best
         best = max(best, scores.mean_iou) if scores is not None else best
         if info.is_main:
-            checkpoint = {"model": used_state(model if average is None else average.module),
-                          "optimizer": optimizer.state_dict(),
+            checkpoint = {"model": used_state(kept), "optimizer": optimizer.state_dict(),
                           "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                           "epoch": epoch + 1, "best_miou": best, "stage": stage,
                           "class_names": list(train_set.class_names), "history": history,
                           "metrics": metrics, "args": plain_args(args),
                           "rng": rng_state(sampler_generator)}
-            if average is not None:  # "model" is the average: what export and evaluate read
+            if average is not None:
                 checkpoint.update(training_model=used_state(model), ema_updates=average.updates)
             torch.save(checkpoint, folder / "last.pth")
             if improved:
