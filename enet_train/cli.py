@@ -76,6 +76,19 @@ def _verification_images(folder: Path | None, count: int, height: int,
     return frames, f"{count} synthetic frames (no real images found)"
 
 
+def _validation(train_args: dict, metrics: dict) -> dict:
+    """The checkpoint's validation scores, with the split they were measured on and whether
+    training saw it: a final run on train+val scores its own training images there."""
+    from enet_train.datasets import splits_overlap
+
+    if not metrics:
+        return {}
+    train_split = train_args.get("train_split", "train")
+    val_split = train_args.get("val_split", "val")
+    return {**metrics, "split": val_split,
+            "seen_in_training": splits_overlap(train_split, val_split)}
+
+
 def _export(args: argparse.Namespace) -> int:
     from enet_train.checkpoint import load_checkpoint
     from enet_train.export import export_onnx, label_agreement, onnxruntime_labels, torch_labels
@@ -99,7 +112,7 @@ def _export(args: argparse.Namespace) -> int:
         training={"train_args": ckpt.args, "commit": ckpt.extra.get("commit", _git_commit()),
                   "epoch": ckpt.extra.get("epoch"),
                   "export_command": shlex.join(["enet-train", *sys.argv[1:]])},
-        validation=ckpt.extra.get("metrics") or {},
+        validation=_validation(ckpt.args, ckpt.extra.get("metrics") or {}),
         io=args.io,
     )
     fixed = (height, width) if args.fixed_size else None

@@ -6,7 +6,11 @@ Images are scored at the data set's native resolution: sizes that are not multip
 padded (edge pixels repeated) and the prediction cropped back, so every labelled pixel counts.
 A model file is run by an enet_ros engine exactly as the robot runs it (uint8 NHWC RGB in,
 uint8 labels out), so its figures are the deployed model's: ONNX Runtime in float32 by
-default, or ``--engine openvino --precision bf16`` (say) for what a reduced precision costs. Writes ``report.json`` (per-class IoU
+default, or ``--engine openvino --precision bf16`` (say) for what a reduced precision costs.
+``--input-size H W`` scores a model file at the network input size the node would be given
+(its ``input_height``/``input_width``): each image resized to it and the labels back to native
+size by enet_ros's Segmenter, so the cost in accuracy of a faster, smaller input (or the gain
+of a larger one) is measured, not guessed. Writes ``report.json`` (per-class IoU
 and accuracy, mIoU, class-average and global accuracy, the confusion matrix),
 ``per_class_iou.md/.csv`` and ``confusion.png`` to ``--output-dir`` and prints the table.
 """
@@ -57,6 +61,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--precision", type=str, default="auto",
                         help="engine precision for a model file (OpenVINO): auto, fp32, bf16 "
                              "or fp16")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="model file only: run the network at this size (multiples of 8), "
+                             "as the node's input_height/input_width would; labels are scored "
+                             "at native size")
     return parser
 
 
@@ -87,33 +95,45 @@ def torch_predictor(path: Path, device: torch.device) -> tuple[Predictor, list[s
 
 
 def onnx_predictor(path: Path, threads: int, engine_kind: str = "onnxruntime",
-                   precision: str = "auto") -> tuple[Predictor, list[str], str]:
+                   precision: str = "auto", input_size: tuple[int, int] | None = None
+                   ) -> tuple[Predictor, list[str], str]:
     """Predictor running a model file in an enet_ros engine (what the robot runs), its class
-    names, and "engine precision" as run; a fixed-size model gets the image resized to its
-    size and the labels resized back."""
+    names, and "engine precision" as run. With ``input_size``, or for a fixed-size model, the
+    node's own Segmenter resizes each image to the network and the labels back."""
     from enet_ros.engines import open_engine
     from enet_ros.model_file import open_model_file
+    from enet_ros.palette import load_palette
+    from enet_ros.segmenter import Segmenter
 
     model = open_model_file(path)
     engine = open_engine(engine_kind, model, threads=threads or None, precision=precision)
+    runner = f"{engine.name} {engine.precision}"
+    if input_size is None and model.fixed_size is None:
+        def predict(image: np.ndarray) -> np.ndarray:
+            height, width = image.shape[:2]
+            return engine.infer(pad_to_multiple(image)[None])[0][:height, :width]
 
-    def predict(image: np.ndarray) -> np.ndarray:
-        height, width = image.shape[:2]
-        if model.fixed_size is not None:
-            fixed_h, fixed_w = model.fixed_size
-            resized = cv2.resize(image, (fixed_w, fixed_h), interpolation=cv2.INTER_LINEAR)
-            labels = engine.infer(resized[None])[0]
-            return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-        return engine.infer(pad_to_multiple(image)[None])[0][:height, :width]
+        return predict, list(model.metadata.class_names), runner
+    segmenter = Segmenter(engine, load_palette(None, model.metadata),
+                          tuple(input_size) if input_size else None)
 
-    return predict, list(model.metadata.class_names), f"{engine.name} {engine.precision}"
+    def resize_and_predict(image: np.ndarray) -> np.ndarray:
+        return segmenter.segment(image, color=False, overlay=False).labels
+
+    height, width = segmenter.input_size
+    return (resize_and_predict, list(model.metadata.class_names),
+            f"{runner}, network input {width}x{height}")
 
 
 def make_predictor(path: Path, device: str, threads: int, engine: str = "onnxruntime",
-                   precision: str = "auto") -> tuple[Predictor, list[str] | None, str]:
+                   precision: str = "auto", input_size: tuple[int, int] | None = None
+                   ) -> tuple[Predictor, list[str] | None, str]:
     """(predictor, class names if known, what runs it: "torch cpu", "openvino bf16", ...)."""
     if path.suffix.lower() == ".onnx":
-        return onnx_predictor(path, threads, engine, precision)
+        return onnx_predictor(path, threads, engine, precision, input_size)
+    if input_size is not None:
+        raise CheckpointError("--input-size is for a model file (.onnx), as the node runs it; "
+                              "export the checkpoint first")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return (*torch_predictor(path, torch.device(device)), f"torch {device}")
@@ -132,6 +152,7 @@ def main(args: argparse.Namespace) -> int:
     """Evaluate, write the report, print the table; 2 and a message for what the user can fix."""
     from enet_ros.engines import EngineError
     from enet_ros.model_file import ModelFileError
+    from enet_ros.segmenter import SegmenterError
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -139,13 +160,14 @@ def main(args: argparse.Namespace) -> int:
     try:
         dataset = build_dataset(args.dataset, args.data, args.split)
         predict, model_classes, runner = make_predictor(model_path, args.device, args.threads,
-                                                        args.engine, args.precision)
+                                                        args.engine, args.precision,
+                                                        args.input_size)
         if model_classes is not None and len(model_classes) != dataset.num_classes:
             raise DatasetError(f"{model_path} predicts {len(model_classes)} classes but the "
                                f"{args.dataset} data set has {dataset.num_classes}")
         began = time.perf_counter()
         matrix = evaluate(predict, dataset)
-    except (DatasetError, CheckpointError, ModelFileError, EngineError) as err:
+    except (DatasetError, CheckpointError, ModelFileError, EngineError, SegmenterError) as err:
         print(f"enet-train evaluate: error: {err}", file=sys.stderr)
         return 2
     scores = matrix.compute()

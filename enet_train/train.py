@@ -34,7 +34,7 @@ from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
-                       pad_collate)
+                       pad_collate, splits_overlap)
 from .ema import WeightAverage, ema_decay
 from .losses import SegmentationLoss
 from .metrics import ConfusionMatrix, Scores
@@ -639,7 +639,7 @@ def _run(args: argparse.Namespace) -> int:
         print("--init-checkpoint starts stage full from a whole trained network: use it with "
               "--stage full and without --encoder-checkpoint", file=sys.stderr)
         return 2
-    if set(args.val_split.split("+")) & set(args.train_split.split("+")):
+    if splits_overlap(args.train_split, args.val_split):
         print(f"note: --val-split {args.val_split} is inside --train-split {args.train_split}: "
               f"its scores show the fit, not accuracy on unseen images, and best.pth is chosen "
               f"on seen images (for a final run, take last.pth after the epochs found on val)",

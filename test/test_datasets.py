@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from enet_train.datasets import IGNORE_INDEX, DatasetError, build_dataset, pad_collate
+from enet_train.datasets import (IGNORE_INDEX, DatasetError, build_dataset, pad_collate,
+                                 splits_overlap)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 RNG = np.random.default_rng(0)
@@ -70,6 +71,13 @@ def test_joined_splits_hold_every_pair_of_each_in_order(tmp_path):
         np.testing.assert_array_equal(got, np.where(raw == 11, IGNORE_INDEX, raw))
     with pytest.raises(DatasetError, match="test"):
         build_dataset("camvid", tmp_path, "train+test")
+
+
+@pytest.mark.parametrize(("train_split", "val_split", "overlap"), [
+    ("train", "val", False), ("train+val", "val", True), ("train", "train", True),
+    ("train+extra", "val+test", False), ("train", "val+train", True), ("trainval", "val", False)])
+def test_splits_overlap_when_they_share_a_split_name(train_split, val_split, overlap):
+    assert splits_overlap(train_split, val_split) is overlap
 
 
 def test_cityscapes_maps_label_ids_to_19_train_ids(tmp_path):

@@ -103,6 +103,34 @@ def test_fixed_size_model_file_is_fed_its_size(data, tmp_path):
     assert np.mean(labels[valid] == label[valid]) > 0.9  # resizing blurs only region edges
 
 
+def test_input_size_scores_what_the_node_gives_at_that_network_size(data, tmp_path, capsys):
+    import cv2
+    import onnxruntime as ort
+
+    model = colour_classifier(tmp_path / "colour.onnx")
+    assert run(str(model), "--data", str(data), "--input-size", "16", "24",
+               "--output-dir", str(tmp_path / "out")) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["run_by"] == "onnxruntime fp32, network input 24x16"
+    # By hand: the frame resized to 24x16, the network, the labels back to native by nearest.
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    want = torch.zeros(11, 11, dtype=torch.int64)
+    for image, label in build_dataset("camvid", data, "val"):
+        small = cv2.resize(image, (24, 16), interpolation=cv2.INTER_LINEAR)
+        labels = cv2.resize(session.run(None, {"image": small[None]})[0][0],
+                            (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+        want += confusion_matrix(torch.from_numpy(label), torch.from_numpy(labels), 11)
+    assert report["confusion_matrix"] == want.tolist()
+    assert report["mean_iou"] < 1.0  # 28x40 frames through 16x24: region edges move
+    capsys.readouterr()
+    assert run(str(model), "--data", str(data), "--input-size", "20", "24") == 2
+    assert "multiples of 8" in capsys.readouterr().err
+    torch.save({"model": ENet(11).state_dict(), "class_names": list(CLASS_NAMES)},
+               tmp_path / "m.pth")
+    assert run(str(tmp_path / "m.pth"), "--data", str(data), "--input-size", "16", "24") == 2
+    assert "--input-size is for a model file" in capsys.readouterr().err
+
+
 def test_checkpoint_matches_the_network_run_by_hand(tmp_path):
     data = make_tiny_camvid(tmp_path / "camvid", {"val": 2}, height=32, width=40)
     torch.manual_seed(0)

@@ -294,8 +294,9 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     net = make_enet(4, seed=3)
     names = ["road", "car", "tree", "sky"]
     ckpt = tmp_path / "best.pth"
-    torch.save({"model": net.state_dict(), "args": {"dataset": "custom"}, "class_names": names,
-                "epoch": 7, "metrics": {"mean_iou": 0.25}}, ckpt)
+    torch.save({"model": net.state_dict(), "class_names": names, "epoch": 7,
+                "args": {"dataset": "custom", "train_split": "train+val", "val_split": "val"},
+                "metrics": {"mean_iou": 0.25}}, ckpt)
     out = tmp_path / "m.onnx"
     palette = tmp_path / "pal.yaml"
     common = ["export", ckpt, "--out", out, "--height", 64, "--width", 96, "--fixed-size",
@@ -315,7 +316,9 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     assert model.io.name == "float32"
     assert model.metadata.class_names == tuple(names)
     assert model.metadata.palette[2] == (2, 2, 2)
-    assert model.metadata.validation == {"mean_iou": 0.25}
+    # A final run on train+val scored its own training images: the metadata says so.
+    assert model.metadata.validation == {"mean_iou": 0.25, "split": "val",
+                                         "seen_in_training": True}
     assert model.metadata.training["epoch"] == 7
     check = _cli("check", out)
     assert check.returncode == 0 and "every operator is supported" in check.stdout

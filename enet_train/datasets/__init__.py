@@ -36,5 +36,11 @@ def build_dataset(name: str, root: str | Path, split: str, transforms: Transform
                                description=f"{name} {split} in {root}")
 
 
+def splits_overlap(train_split: str, val_split: str) -> bool:
+    """Whether validation shares images with training (``val`` in ``train+val``): its scores then
+    show the fit, not accuracy on unseen images, and must not be quoted as such."""
+    return bool(set(train_split.split("+")) & set(val_split.split("+")))
+
+
 __all__ = ["DATASETS", "IGNORE_INDEX", "DatasetError", "SegmentationDataset", "build_dataset",
-           "pad_collate"]
+           "pad_collate", "splits_overlap"]
