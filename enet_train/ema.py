@@ -27,10 +27,10 @@ class WeightAverage:
     are copied. Early on the decay is lowered to ``(1 + n) / (10 + n)`` after n updates, so the
     average does not cling to the starting weights for a whole horizon."""
 
-    def __init__(self, model: nn.Module, decay: float, updates: int = 0) -> None:
+    def __init__(self, model: nn.Module, decay: float) -> None:
         self.module = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay = decay
-        self.updates = updates
+        self.updates = 0  # a resumed run restores it with the averaged weights
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
