@@ -161,16 +161,25 @@ class Probe:
                       f"a subscriber on {publisher.topic_name}")
 
     def wait_camera_matched(self, publisher: Any, timeout: float = 10.0) -> None:
-        """Until the reliable camera ``publisher`` has a subscriber and every subscription on
-        its topic is reliable: segment_node's camera_reliability auto subscribes best effort
-        until it sees a camera, then re-subscribes reliable within a second, and a frame sent
-        in between may be lost."""
-        def reliable() -> bool:
-            subs = self.node.get_subscriptions_info_by_topic(publisher.topic_name)
-            return bool(subs) and all(s.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                                      for s in subs)
-        self.wait_for(reliable, timeout, f"reliable subscriptions on {publisher.topic_name}")
-        self.wait_matched(publisher, timeout)
+        """Until the node under test (the one in our namespace) subscribes reliable to the
+        camera ``publisher`` and the publisher is matched with every subscription discovery
+        shows: segment_node's camera_reliability auto subscribes best effort until it sees a
+        camera, then re-subscribes reliable within a second, and a frame sent in between may
+        be lost. Another node's reliable subscription on the same topic (a module's shared
+        node) must not stand in for it, hence the namespace and the full match."""
+        def settled() -> bool:
+            ours = self.node_subscriptions(publisher.topic_name)
+            everyone = self.node.get_subscriptions_info_by_topic(publisher.topic_name)
+            return (len(ours) == 1
+                    and ours[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                    and publisher.get_subscription_count() == len(everyone))
+        self.wait_for(settled, timeout, f"the {self.namespace or '/'} node's reliable "
+                                        f"subscription on {publisher.topic_name}, matched")
+
+    def node_subscriptions(self, topic: str) -> list[Any]:
+        """Discovery's subscriptions on ``topic`` by the node under test (our namespace)."""
+        return [s for s in self.node.get_subscriptions_info_by_topic(topic)
+                if s.node_namespace == (self.namespace or "/")]
 
     def wait_subscribed(self, key: str, timeout: float = 10.0) -> None:
         """Until the node's enet/<key> publisher sees our subscription (both sides matched)."""
