@@ -34,7 +34,7 @@ from . import distributed
 from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
-                       pad_collate, splits_overlap)
+                       pad_collate, sequence_counts, splits_overlap)
 from .ema import WeightAverage, ema_decay
 from .losses import SegmentationLoss
 from .metrics import ConfusionMatrix, Scores
@@ -63,6 +63,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                       help="split to train on; join splits with + (train+val: a final run on "
                            "every labelled image, with the epochs found on val)")
     data.add_argument("--val-split", type=str, default="val", help="split to validate on")
+    data.add_argument("--val-sequences", type=str, default=None, metavar="SEQ[,SEQ]|each",
+                      help="validate on the frames of these sequences (file name before the "
+                           "first underscore) of --train-split and train on the others, so the "
+                           "score is on streets never trained on (--val-split is then unused); "
+                           "each: leave one sequence out, one run a sequence under "
+                           "<output-dir>/<sequence>")
     data.add_argument("--train-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
                       help="training crop height and width, multiples of 8 (smaller images are "
                            "padded); a crop below native size trains faster at native scale")
@@ -119,6 +125,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     aug.add_argument("--flip", action="store_true", help="random horizontal flips")
     aug.add_argument("--jitter", type=float, default=0.0,
                      help="colour jitter strength for brightness, contrast, saturation (e.g. 0.3)")
+    aug.add_argument("--gamma", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                     help="random gamma range, e.g. 0.7 1.5 (default: off)")
+    aug.add_argument("--hue", type=float, default=0.0, metavar="DEGREES",
+                     help="random hue turn up to this many degrees either way (default: off)")
+    aug.add_argument("--blur", type=float, default=0.0, metavar="P",
+                     help="probability of a Gaussian blur of sigma 0.2-1.5 px (default: off)")
+    aug.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+                     help="Gaussian pixel noise up to this standard deviation, 0..255 units "
+                          "(default: off)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", type=str, default="runs/enet",
@@ -279,7 +294,8 @@ def class_weight_tensor(args: argparse.Namespace, train_set: SegmentationDataset
     ``<output-dir>/class_weights.json``) and hands the weights to the other processes."""
     weights = dataset_weights(
         train_set, args.class_weights, Path(args.output_dir) / "class_weights.json",
-        cache_key=f"{args.dataset}:{Path(args.data).resolve()}:{args.train_split}",
+        cache_key=f"{args.dataset}:{Path(args.data).resolve()}:{args.train_split}"
+                  f"{':without:' + args.val_sequences if args.val_sequences else ''}",
     ) if info.is_main else None
     weights = distributed.broadcast_from_main(weights)
     return None if weights is None else torch.tensor(weights, dtype=torch.float32, device=device)
@@ -416,6 +432,22 @@ def _loader(args: argparse.Namespace, dataset: Dataset, info: distributed.DistIn
                       pin_memory=torch.cuda.is_available(), persistent_workers=args.workers > 0)
 
 
+def data_parts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``build_dataset`` arguments of the training and the validation frames: the two splits,
+    or with ``--val-sequences`` one split cut by sequence (held-out frames never trained on)."""
+    if not args.val_sequences:
+        return {"split": args.train_split}, {"split": args.val_split}
+    held_out = args.val_sequences.split(",")
+    return ({"split": args.train_split, "sequences": held_out, "exclude": True},
+            {"split": args.train_split, "sequences": held_out})
+
+
+def describe_frames(dataset: SegmentationDataset) -> str:
+    """'367 frames (0001TP 62, 0016E5 305)': which recordings a number was measured on."""
+    counts = ", ".join(f"{name} {count}" for name, count in sequence_counts(dataset).items())
+    return f"{len(dataset)} frames ({counts})"
+
+
 def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInfo
                  ) -> tuple[SegmentationDataset, DataLoader, DataLoader, DataLoader | None]:
     """Training data set; loaders for training, validation, and the unaugmented training
@@ -425,18 +457,24 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
         raise ValueError(f"--train-size {height} {width}: both must be multiples of "
                          f"{SIZE_MULTIPLE}")
     train_tf = training_transforms(height, width, args.train_resize, tuple(args.scale), args.flip,
-                                   args.jitter, SIZE_MULTIPLE if stage == "encoder" else 1)
-    train_set = build_dataset(args.dataset, args.data, args.train_split, train_tf, args.cache)
-    val_set = build_dataset(args.dataset, args.data, args.val_split,
-                            evaluation_transforms(args.val_size), args.cache)
+                                   args.jitter, SIZE_MULTIPLE if stage == "encoder" else 1,
+                                   args.gamma, args.hue, args.blur, args.noise)
+    train_part, val_part = data_parts(args)
+    train_set = build_dataset(args.dataset, args.data, transforms=train_tf, cache=args.cache,
+                              **train_part)
+    val_set = build_dataset(args.dataset, args.data, transforms=evaluation_transforms(args.val_size),
+                            cache=args.cache, **val_part)
+    if info.is_main:
+        print(f"training on {describe_frames(train_set)}; validating on "
+              f"{describe_frames(val_set)}", flush=True)
     train_loader = _loader(args, train_set, info, training=True)
     if len(train_loader) == 0:
         raise ValueError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
                          f"batch of {args.batch_size} per process: lower --batch-size")
     fit_loader = None
     if args.train_eval_images > 0:
-        fit_set = build_dataset(args.dataset, args.data, args.train_split,
-                                evaluation_transforms(args.val_size), args.cache)
+        fit_set = build_dataset(args.dataset, args.data, transforms=evaluation_transforms(
+            args.val_size), cache=args.cache, **train_part)
         count = min(args.train_eval_images, len(fit_set))
         indices = np.linspace(0, len(fit_set) - 1, count).round().astype(int).tolist()
         fit_loader = _loader(args, Subset(fit_set, indices), info, training=False)
@@ -625,6 +663,36 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
 
+def run_folds(args: argparse.Namespace) -> int:
+    """Leave one sequence out: a whole run a sequence of ``--train-split``, validated on that
+    sequence and trained on the others, under ``<output-dir>/<sequence>``. Each fold is an
+    ordinary run, continued on its own with ``--val-sequences SEQ --output-dir DIR/SEQ
+    --resume ...``."""
+    if args.resume:
+        print("--resume continues one fold: pass its sequence to --val-sequences and its folder "
+              "to --output-dir", file=sys.stderr)
+        return 2
+    sequences = list(sequence_counts(build_dataset(args.dataset, args.data, args.train_split)))
+    if len(sequences) < 2:
+        print(f"--val-sequences each: {args.train_split} holds one sequence "
+              f"({', '.join(sequences)}), nothing to hold out", file=sys.stderr)
+        return 2
+    deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
+    for sequence in sequences:
+        remaining = None if deadline is None else (deadline - time.monotonic()) / 60
+        if remaining is not None and remaining <= 0:
+            print(f"time limit: fold {sequence} not started", flush=True)
+            break
+        print(f"fold {sequence}: validating on it, training on the other sequences", flush=True)
+        fold = argparse.Namespace(**{**vars(args), "val_sequences": sequence,
+                                     "output_dir": str(Path(args.output_dir) / sequence),
+                                     "time_limit": remaining})
+        status = _run(fold)
+        if status:
+            return status
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
     resume = read_resume_checkpoint(args.resume) if args.resume else None
@@ -639,7 +707,9 @@ def _run(args: argparse.Namespace) -> int:
         print("--init-checkpoint starts stage full from a whole trained network: use it with "
               "--stage full and without --encoder-checkpoint", file=sys.stderr)
         return 2
-    if splits_overlap(args.train_split, args.val_split):
+    if args.val_sequences == "each":
+        return run_folds(args)
+    if not args.val_sequences and splits_overlap(args.train_split, args.val_split):
         print(f"note: --val-split {args.val_split} is inside --train-split {args.train_split}: "
               f"its scores show the fit, not accuracy on unseen images, and best.pth is chosen "
               f"on seen images (for a final run, take last.pth after the epochs found on val)",

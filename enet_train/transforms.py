@@ -120,6 +120,58 @@ class ColorJitter:
         return np.clip(out, 0, 255).astype(np.uint8), label
 
 
+class RandomGamma:
+    """Pixel values raised to a random power in [low, high] (on 0..1): the exposure and tone
+    curve of another camera or another hour, which a brightness factor alone does not give."""
+
+    def __init__(self, low: float, high: float) -> None:
+        if not 0 < low <= high:
+            raise ValueError(f"gamma range must satisfy 0 < low <= high, got {low}, {high}")
+        self.low, self.high = low, high
+
+    def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:
+        table = 255 * (np.arange(256, dtype=np.float32) / 255) ** _uniform(self.low, self.high)
+        return cv2.LUT(image, np.clip(table.round(), 0, 255).astype(np.uint8)), label
+
+
+class RandomHue:
+    """Hue turned by a random angle in [-degrees, degrees]: white balance of another camera."""
+
+    def __init__(self, degrees: float) -> None:
+        self.degrees = degrees
+
+    def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)  # hue 0..179, 2 degrees a step
+        shift = round(_uniform(-self.degrees, self.degrees) / 2)
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
+        return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), label
+
+
+class RandomBlur:
+    """With probability ``p``, a Gaussian blur of sigma 0.2-1.5 px: focus and motion of a
+    moving car, so thin edges are not learnt from one camera's sharpness."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:
+        if float(torch.rand(())) >= self.p:
+            return image, label
+        return cv2.GaussianBlur(image, (0, 0), _uniform(0.2, 1.5)), label
+
+
+class RandomNoise:
+    """Gaussian pixel noise of a random standard deviation in [0, sigma] (0..255 units): sensor
+    noise in low light."""
+
+    def __init__(self, sigma: float) -> None:
+        self.sigma = sigma
+
+    def __call__(self, image: np.ndarray, label: np.ndarray) -> Pair:
+        noise = torch.randn(image.shape).numpy() * _uniform(0.0, self.sigma)
+        return np.clip(image + noise, 0, 255).astype(np.uint8), label
+
+
 class DownsampleLabel:
     """The label at 1/``factor`` size, for training the encoder alone (its head is 1/8 size).
 
@@ -162,9 +214,12 @@ class ToTensor:
 
 def training_transforms(height: int, width: int, resize: tuple[int, int] | None = None,
                         scale: tuple[float, float] = (1.0, 1.0), flip: bool = True,
-                        jitter: float = 0.0, label_factor: int = 1) -> Compose:
-    """(Resize to ``resize``,) random scale, random height x width crop, flip, jitter, (label
-    down by ``label_factor`` for the encoder stage), to tensor.
+                        jitter: float = 0.0, label_factor: int = 1,
+                        gamma: tuple[float, float] | None = None, hue: float = 0.0,
+                        blur: float = 0.0, noise: float = 0.0) -> Compose:
+    """(Resize to ``resize``,) random scale, random height x width crop, flip, jitter, the
+    photometric changes asked for (gamma, hue, blur, noise), (label down by ``label_factor``
+    for the encoder stage), to tensor.
 
     Without ``resize`` the crop is taken at native scale, so a crop smaller than the images
     trains faster while objects keep the size they have at validation and on the robot.
@@ -177,6 +232,14 @@ def training_transforms(height: int, width: int, resize: tuple[int, int] | None 
         steps.append(RandomHorizontalFlip())
     if jitter:
         steps.append(ColorJitter(jitter, jitter, jitter))
+    if gamma:
+        steps.append(RandomGamma(*gamma))
+    if hue:
+        steps.append(RandomHue(hue))
+    if blur:
+        steps.append(RandomBlur(blur))
+    if noise:
+        steps.append(RandomNoise(noise))
     if label_factor > 1:
         steps.append(DownsampleLabel(label_factor))
     steps.append(ToTensor())
