@@ -49,7 +49,11 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     encoder_only = "fullconv.weight" not in state
     head = state["encoder_head.weight"] if encoder_only else state["fullconv.weight"]
     num_classes = int(head.shape[0] if encoder_only else head.shape[1])
-    net = ENet(num_classes, encoder_only=encoder_only)
+    width, remainder = divmod(int(state["initial.bn.weight"].shape[0]), 16)
+    if remainder or width < 1:
+        raise CheckpointError(f"{path} does not hold ENet weights ({width * 16 + remainder} "
+                              f"initial maps, not a multiple of 16)")
+    net = ENet(num_classes, encoder_only=encoder_only, width=width)
     if not encoder_only:
         state = {k: v for k, v in state.items() if not k.startswith("encoder_head.")}
     missing, unexpected = net.load_state_dict(state, strict=False)

@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir, positive_int,
+                                  probability, size_multiple)
 from enet_ros.inputs import IMAGE_SUFFIXES
 from enet_ros.model_file import DEFAULT_IO, IO_KINDS, ModelFileError, ModelMetadata
 from enet_ros.palette import PaletteError, generated_palette, named_palettes, read_palette
@@ -84,6 +86,9 @@ def _validation(train_args: dict, metrics: dict) -> dict:
     if not metrics:
         return {}
     train_split = train_args.get("train_split", "train")
+    held_out = train_args.get("val_sequences")
+    if held_out:
+        return {**metrics, "split": train_split, "sequences": held_out, "seen_in_training": False}
     val_split = train_args.get("val_split", "val")
     return {**metrics, "split": val_split,
             "seen_in_training": splits_overlap(train_split, val_split)}
@@ -122,7 +127,7 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", flush=True)
     if args.no_verify:
         return 0
-    folder = args.verify_images
+    folder = Path(args.verify_images) if args.verify_images else None
     if folder is None and SHARED_CAMVID_VAL.is_dir():
         folder = SHARED_CAMVID_VAL
     images, source = _verification_images(folder, args.verify_count, height, width)
@@ -174,13 +179,16 @@ def _delegate(module_name: str) -> tuple[Callable[[], argparse.ArgumentParser],
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="enet-train", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="enet-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     info = sub.add_parser("info", help="parameter count and multiply-adds of ENet")
-    info.add_argument("--classes", type=int, default=12, help="number of classes (default 12)")
-    info.add_argument("--height", type=int, default=360, help="input height for multiply-adds")
-    info.add_argument("--width", type=int, default=640, help="input width for multiply-adds")
+    info.add_argument("--classes", type=class_count, default=12,
+                      help="number of classes (default 12)")
+    info.add_argument("--height", type=size_multiple, default=360,
+                      help="input height for multiply-adds, a multiple of 8")
+    info.add_argument("--width", type=size_multiple, default=640,
+                      help="input width for multiply-adds, a multiple of 8")
     info.set_defaults(func=_info)
 
     export = sub.add_parser("export", help="write a TensorRT-ready ONNX model file")
@@ -190,18 +198,18 @@ def get_args_parser() -> argparse.ArgumentParser:
                                               "checkpoint's)")
     export.add_argument("--dataset", help="data set name recorded in the metadata")
     export.add_argument("--palette", help="palette name or YAML file (default: the data set's)")
-    export.add_argument("--height", type=int, default=360,
+    export.add_argument("--height", type=size_multiple, default=360,
                         help="input height the runtime uses by default, multiple of 8 (360)")
-    export.add_argument("--width", type=int, default=480,
+    export.add_argument("--width", type=size_multiple, default=480,
                         help="input width the runtime uses by default, multiple of 8 (480)")
     export.add_argument("--fixed-size", action="store_true",
                         help="fix the input size to --height x --width instead of dynamic")
     export.add_argument("--confidence", action="store_true",
                         help="add a float32 'confidence' output (winning class probability)")
-    export.add_argument("--verify-images", type=Path,
+    export.add_argument("--verify-images", type=existing_dir,
                         help="folder of images to verify on (default: CamVid val if present)")
-    export.add_argument("--verify-count", type=int, default=8, help="images to verify on")
-    export.add_argument("--min-agreement", type=float, default=0.999,
+    export.add_argument("--verify-count", type=positive_int, default=8, help="images to verify on")
+    export.add_argument("--min-agreement", type=probability, default=0.999,
                         help="least share of equal labels, ONNX Runtime vs torch")
     export.add_argument("--no-verify", action="store_true", help="skip the verification")
     export.add_argument("--io", default=DEFAULT_IO, choices=sorted(IO_KINDS),

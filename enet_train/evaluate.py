@@ -29,8 +29,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .arguments import OneLineErrorParser, non_negative_int, size_multiple
 from .checkpoint import CheckpointError, load_checkpoint
-from .datasets import DATASETS, IGNORE_INDEX, DatasetError, build_dataset
+from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, build_dataset, sequence_counts,
+                       splits_overlap)
 from .metrics import ConfusionMatrix
 from .model import SIZE_MULTIPLE
 from .reports import class_table_markdown, plot_confusion, write_class_tables
@@ -41,19 +43,23 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Evaluate a checkpoint or model file",
+    parser = OneLineErrorParser(description="Evaluate a checkpoint or model file",
                                      add_help=add_help)
     parser.add_argument("model", type=str, help="checkpoint (.pth) or exported model file (.onnx)")
     parser.add_argument("--dataset", type=str, default="camvid", choices=sorted(DATASETS),
                         help="data set layout (see enet_train/datasets)")
     parser.add_argument("--data", type=str, required=True, help="root folder of the data set")
-    parser.add_argument("--split", type=str, default="val", help="split to evaluate")
+    parser.add_argument("--split", type=str, default="val",
+                        help="split to evaluate; join splits with + (train+val)")
+    parser.add_argument("--val-sequences", type=str, default=None, metavar="SEQ[,SEQ]",
+                        help="score only the frames of these sequences of --split (file name "
+                             "before the first underscore), e.g. the sequence a fold held out")
     parser.add_argument("--output-dir", type=str, default=None,
                         help="where the report goes (default: <model>_<dataset>_<split> beside "
                              "the model)")
     parser.add_argument("--device", type=str, default="auto",
                         help="torch device for a checkpoint: auto, cpu, cuda or cuda:N")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads for torch / the engine (0: their default)")
     parser.add_argument("--engine", type=str, default="onnxruntime",
                         help="enet_ros engine for a model file: onnxruntime (default), "
@@ -61,7 +67,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--precision", type=str, default="auto",
                         help="engine precision for a model file (OpenVINO): auto, fp32, bf16 "
                              "or fp16")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+    parser.add_argument("--input-size", type=size_multiple, nargs=2, metavar=("H", "W"),
+                        default=None,
                         help="model file only: run the network at this size (multiples of 8), "
                              "as the node's input_height/input_width would; labels are scored "
                              "at native size")
@@ -139,6 +146,27 @@ def make_predictor(path: Path, device: str, threads: int, engine: str = "onnxrun
     return (*torch_predictor(path, torch.device(device)), f"torch {device}")
 
 
+def training_args(path: Path) -> dict:
+    """The arguments the model was trained with (a checkpoint's, or those a model file's
+    metadata keeps), to tell whether the frames scored were trained on."""
+    if path.suffix.lower() == ".onnx":
+        from enet_ros.model_file import open_model_file
+
+        return dict(open_model_file(path).metadata.training.get("train_args") or {})
+    return load_checkpoint(path).args
+
+
+def seen_in_training(train_args: dict, dataset: str, split: str,
+                     sequences: list[str] | None) -> bool | None:
+    """Whether the frames scored were among the model's training frames; None when the model
+    does not say what it was trained on (or was trained on another data set)."""
+    if train_args.get("dataset") != dataset or "train_split" not in train_args:
+        return None
+    held_out = (train_args.get("val_sequences") or "").split(",") if \
+        train_args.get("val_sequences") else None
+    return splits_overlap(train_args["train_split"], split, held_out, sequences)
+
+
 def evaluate(predict: Predictor, dataset, show: bool = True) -> ConfusionMatrix:
     """The confusion matrix of ``predict`` over every pair of ``dataset`` (raw arrays)."""
     matrix = ConfusionMatrix(dataset.num_classes, IGNORE_INDEX)
@@ -158,13 +186,18 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model_path = Path(args.model)
     try:
-        dataset = build_dataset(args.dataset, args.data, args.split)
+        sequences = args.val_sequences.split(",") if args.val_sequences else None
+        dataset = build_dataset(args.dataset, args.data, args.split, sequences=sequences)
         predict, model_classes, runner = make_predictor(model_path, args.device, args.threads,
                                                         args.engine, args.precision,
                                                         args.input_size)
         if model_classes is not None and len(model_classes) != dataset.num_classes:
             raise DatasetError(f"{model_path} predicts {len(model_classes)} classes but the "
                                f"{args.dataset} data set has {dataset.num_classes}")
+        seen = seen_in_training(training_args(model_path), args.dataset, args.split, sequences)
+        if seen:
+            print(f"note: {model_path} was trained on these frames: the scores show the fit, "
+                  f"not accuracy on unseen streets", file=sys.stderr)
         began = time.perf_counter()
         matrix = evaluate(predict, dataset)
     except (DatasetError, CheckpointError, ModelFileError, EngineError, SegmenterError) as err:
@@ -172,11 +205,14 @@ def main(args: argparse.Namespace) -> int:
         return 2
     scores = matrix.compute()
     names = dataset.class_names
+    part = args.split + (f"_{args.val_sequences.replace(',', '+')}" if sequences else "")
     out = Path(args.output_dir) if args.output_dir else \
-        model_path.with_name(f"{model_path.stem}_{args.dataset}_{args.split}")
+        model_path.with_name(f"{model_path.stem}_{args.dataset}_{part}")
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": str(model_path), "dataset": args.dataset, "data": str(args.data),
-              "split": args.split, "images": len(dataset), "resolution": "native",
+              "split": args.split, "sequences": sequence_counts(dataset),
+              "seen_in_training": seen, "images": len(dataset), "resolution": "native",
+              "labelled_pixels": dict(zip(names, matrix.to_numpy().sum(1).tolist())),
               "run_by": runner,
               "seconds": round(time.perf_counter() - began, 2), **scores.as_dict(names),
               "confusion_matrix": matrix.to_numpy().tolist(), "class_names": list(names)}

@@ -1,4 +1,5 @@
-"""Training losses: the paper's class-weighted cross-entropy, optionally plus Lovasz-softmax.
+"""Training losses: the paper's class-weighted cross-entropy, optionally plus Lovasz-softmax
+and distillation from a teacher network.
 
 Cross-entropy rewards every pixel alike, so a class of thin, rare objects (CamVid's poles are
 1 % of the pixels, 2-8 pixels wide) can stay at a few percent IoU while the loss looks fine.
@@ -6,6 +7,11 @@ The Lovasz-softmax loss (Berman, Rannen Triki and Blaschko, CVPR 2018) is a conv
 of 1 - IoU per class: a class's share of the loss does not shrink with its pixel count, and
 false positives count as they do in IoU. Its authors fine-tuned ENet with it and raised
 Cityscapes test mIoU from the paper's 58.3 % to 63.1 %, so it is the fine-tuning option here.
+
+Distillation (Hinton et al., 2015, applied pixel by pixel as in Liu et al., CVPR 2019) lets the
+paper's small ENet learn from a wider network's class distributions, which say more than a
+label (a pole pixel the teacher finds half Building is a hint about thin structures); the
+student stays exactly the paper's network.
 """
 from __future__ import annotations
 
@@ -57,21 +63,40 @@ def lovasz_softmax(probabilities: torch.Tensor, labels: torch.Tensor, ignore_ind
     return torch.stack(losses).mean()
 
 
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                      temperature: float = 1.0) -> torch.Tensor:
+    """KL(teacher || student) of the class distributions softened by ``temperature``, summed
+    over classes and averaged over every pixel, times temperature squared (so the gradient's
+    size does not depend on it). Unlabelled pixels count too: the teacher has an opinion there."""
+    student = F.log_softmax(student_logits.float() / temperature, dim=1)
+    teacher = F.log_softmax(teacher_logits.float() / temperature, dim=1)
+    per_pixel = (teacher.exp() * (teacher - student)).sum(1)
+    return per_pixel.mean() * temperature ** 2
+
+
 class SegmentationLoss(nn.Module):
-    """Class-weighted cross-entropy, plus ``lovasz_weight`` times Lovasz-softmax (0: the
+    """Class-weighted cross-entropy, plus ``lovasz_weight`` times Lovasz-softmax and
+    ``distill_weight`` times the distillation loss when a teacher's logits are given (0: the
     paper's loss alone). Computed in float32 whatever the autocast precision of the logits."""
 
     def __init__(self, weight: torch.Tensor | None, ignore_index: int,
-                 lovasz_weight: float = 0.0) -> None:
+                 lovasz_weight: float = 0.0, distill_weight: float = 0.0,
+                 temperature: float = 1.0) -> None:
         super().__init__()
         self.cross_entropy = nn.CrossEntropyLoss(weight=weight, ignore_index=ignore_index)
         self.ignore_index = ignore_index
         self.lovasz_weight = lovasz_weight
+        self.distill_weight = distill_weight
+        self.temperature = temperature
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor,
+                teacher_logits: torch.Tensor | None = None) -> torch.Tensor:
         logits = logits.float()
         loss = self.cross_entropy(logits, labels)
         if self.lovasz_weight:
             loss = loss + self.lovasz_weight * lovasz_softmax(
                 F.softmax(logits, dim=1), labels, self.ignore_index, LOVASZ_FLOOR)
+        if teacher_logits is not None and self.distill_weight:
+            loss = loss + self.distill_weight * distillation_loss(logits, teacher_logits,
+                                                                  self.temperature)
         return loss

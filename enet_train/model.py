@@ -172,17 +172,17 @@ class UpsamplingBottleneck(nn.Module):
         return self.act(main + y)
 
 
-def _stage_2_or_3(dropout: float) -> list[nn.Module]:
+def _stage_2_or_3(dropout: float, channels: int = 128) -> list[nn.Module]:
     """Bottlenecks x.1 to x.8 of Table 1, shared by stages 2 and 3."""
     return [
-        Bottleneck(128, "regular", 1, dropout),
-        Bottleneck(128, "dilated", 2, dropout),
-        Bottleneck(128, "asymmetric", 1, dropout),
-        Bottleneck(128, "dilated", 4, dropout),
-        Bottleneck(128, "regular", 1, dropout),
-        Bottleneck(128, "dilated", 8, dropout),
-        Bottleneck(128, "asymmetric", 1, dropout),
-        Bottleneck(128, "dilated", 16, dropout),
+        Bottleneck(channels, "regular", 1, dropout),
+        Bottleneck(channels, "dilated", 2, dropout),
+        Bottleneck(channels, "asymmetric", 1, dropout),
+        Bottleneck(channels, "dilated", 4, dropout),
+        Bottleneck(channels, "regular", 1, dropout),
+        Bottleneck(channels, "dilated", 8, dropout),
+        Bottleneck(channels, "asymmetric", 1, dropout),
+        Bottleneck(channels, "dilated", 16, dropout),
     ]
 
 
@@ -192,26 +192,34 @@ class ENet(nn.Module):
     ``forward`` returns full-resolution class scores [N, C, H, W]; in encoder-only mode
     (``encoder_only=True``) it returns scores at 1/8 size from the 1x1 head, which is how the
     paper trains the encoder first.
+
+    ``width`` multiplies every layer's channels (16, 64, 128): 1 is the paper's network, what
+    is shipped; a wider one is only a teacher for distillation (``enet-train train --width 2``),
+    same layers and same model-file contract, 4x the multiply-adds at width 2.
     """
 
-    def __init__(self, num_classes: int, encoder_only: bool = False) -> None:
+    def __init__(self, num_classes: int, encoder_only: bool = False, width: int = 1) -> None:
         super().__init__()
         if num_classes < 2 or num_classes > 256:
             raise ValueError(f"num_classes must be in [2, 256], got {num_classes}")
+        if width < 1:
+            raise ValueError(f"width must be a positive integer, got {width}")
         self.num_classes = num_classes
         self.encoder_only = encoder_only
-        self.initial = InitialBlock(3, 16)
-        self.down1 = DownsamplingBottleneck(16, 64, 0.01)
-        self.stage1 = nn.Sequential(*[Bottleneck(64, "regular", 1, 0.01) for _ in range(4)])
-        self.down2 = DownsamplingBottleneck(64, 128, 0.1)
-        self.stage2 = nn.Sequential(*_stage_2_or_3(0.1))
-        self.stage3 = nn.Sequential(*_stage_2_or_3(0.1))
-        self.encoder_head = nn.Conv2d(128, num_classes, 1, bias=True)
-        self.up4 = UpsamplingBottleneck(128, 64)
-        self.stage4 = nn.Sequential(Bottleneck(64, decoder=True), Bottleneck(64, decoder=True))
-        self.up5 = UpsamplingBottleneck(64, 16)
-        self.stage5 = nn.Sequential(Bottleneck(16, decoder=True))
-        self.fullconv = nn.ConvTranspose2d(16, num_classes, 2, 2, bias=True)
+        self.width = width
+        c16, c64, c128 = 16 * width, 64 * width, 128 * width
+        self.initial = InitialBlock(3, c16)
+        self.down1 = DownsamplingBottleneck(c16, c64, 0.01)
+        self.stage1 = nn.Sequential(*[Bottleneck(c64, "regular", 1, 0.01) for _ in range(4)])
+        self.down2 = DownsamplingBottleneck(c64, c128, 0.1)
+        self.stage2 = nn.Sequential(*_stage_2_or_3(0.1, c128))
+        self.stage3 = nn.Sequential(*_stage_2_or_3(0.1, c128))
+        self.encoder_head = nn.Conv2d(c128, num_classes, 1, bias=True)
+        self.up4 = UpsamplingBottleneck(c128, c64)
+        self.stage4 = nn.Sequential(Bottleneck(c64, decoder=True), Bottleneck(c64, decoder=True))
+        self.up5 = UpsamplingBottleneck(c64, c16)
+        self.stage5 = nn.Sequential(Bottleneck(c16, decoder=True))
+        self.fullconv = nn.ConvTranspose2d(c16, num_classes, 2, 2, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_stages(x)[-1]

@@ -31,6 +31,8 @@ from torch.utils.data import (DataLoader, Dataset, DistributedSampler, RandomSam
 from tqdm import tqdm
 
 from . import distributed
+from .arguments import (OneLineErrorParser, existing_file, non_negative_float, non_negative_int,
+                        positive_float, positive_int, probability, size_multiple)
 from .checkpoint import CheckpointError, load_checkpoint
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
@@ -53,7 +55,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train ENet (encoder, then full network)",
+    parser = OneLineErrorParser(description="Train ENet (encoder, then full network)",
                                      add_help=add_help)
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", type=str, default="camvid", choices=sorted(DATASETS),
@@ -69,18 +71,20 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                            "score is on streets never trained on (--val-split is then unused); "
                            "each: leave one sequence out, one run a sequence under "
                            "<output-dir>/<sequence>")
-    data.add_argument("--train-size", type=int, nargs=2, default=[360, 480], metavar=("H", "W"),
+    data.add_argument("--train-size", type=size_multiple, nargs=2, default=[360, 480],
+                      metavar=("H", "W"),
                       help="training crop height and width, multiples of 8 (smaller images are "
                            "padded); a crop below native size trains faster at native scale")
-    data.add_argument("--train-resize", type=int, nargs=2, default=None, metavar=("H", "W"),
+    data.add_argument("--train-resize", type=positive_int, nargs=2, default=None,
+                      metavar=("H", "W"),
                       help="resize training images to this before scale and crop (default: "
                            "native); pair with --val-size to train and judge below native scale")
-    data.add_argument("--val-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+    data.add_argument("--val-size", type=positive_int, nargs=2, default=None, metavar=("H", "W"),
                       help="resize validation images to this (default: native resolution)")
     data.add_argument("--cache", action="store_true",
                       help="keep decoded images in RAM after the first epoch "
                            "(best with --workers 0)")
-    data.add_argument("--workers", type=int, default=2, help="data loading processes")
+    data.add_argument("--workers", type=non_negative_int, default=2, help="data loading processes")
 
     stage = parser.add_argument_group("stages")
     stage.add_argument("--stage", type=str, default="both", choices=["encoder", "full", "both"],
@@ -88,50 +92,64 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     stage.add_argument("--encoder-checkpoint", type=str, default=None,
                        help="stage-encoder checkpoint whose encoder starts stage full "
                             "(default with --stage both: <output-dir>/encoder/best.pth)")
-    stage.add_argument("--init-checkpoint", type=str, default=None,
+    stage.add_argument("--init-checkpoint", type=existing_file, default=None,
                        help="stage full: start from this full-network checkpoint's weights (all "
                             "of them) with a fresh optimizer and schedule, to fine-tune a "
                             "trained model, e.g. with --lovasz-weight")
-    stage.add_argument("--epochs-encoder", type=int, default=200, help="epochs of stage encoder")
-    stage.add_argument("--epochs-full", type=int, default=200, help="epochs of stage full")
+    stage.add_argument("--width", type=positive_int, default=1,
+                       help="channel multiplier of the network: 1 is the paper's ENet (what is "
+                            "shipped); 2 or more trains a wider teacher for --teacher")
+    stage.add_argument("--epochs-encoder", type=positive_int, default=200,
+                       help="epochs of stage encoder")
+    stage.add_argument("--epochs-full", type=positive_int, default=200, help="epochs of stage full")
 
     optim = parser.add_argument_group("optimisation")
-    optim.add_argument("--batch-size", type=int, default=10, help="images a step per process")
-    optim.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (paper: 5e-4)")
-    optim.add_argument("--weight-decay", type=float, default=2e-4,
+    optim.add_argument("--batch-size", type=positive_int, default=10,
+                       help="images a step per process")
+    optim.add_argument("--lr", type=non_negative_float, default=5e-4,
+                       help="Adam learning rate (paper: 5e-4)")
+    optim.add_argument("--weight-decay", type=non_negative_float, default=2e-4,
                        help="L2 weight decay (paper: 2e-4)")
     optim.add_argument("--lr-schedule", type=str, default="constant",
                        choices=["constant", "poly", "cosine"],
                        help="learning rate over the stage: constant (paper), poly (power 0.9) "
                             "or cosine")
-    optim.add_argument("--warmup-epochs", type=float, default=0.0,
+    optim.add_argument("--warmup-epochs", type=non_negative_float, default=0.0,
                        help="linear learning-rate warm-up from 1%% over this many epochs")
-    optim.add_argument("--encoder-freeze-epochs", type=float, default=0.0,
+    optim.add_argument("--encoder-freeze-epochs", type=non_negative_float, default=0.0,
                        help="stage full: keep the trained encoder's weights fixed (learning rate 0) "
                             "for this many epochs while the new decoder learns to read it")
     optim.add_argument("--class-weights", type=str, default="enet", choices=list(METHODS),
                        help="loss weights from training label frequencies: enet 1/ln(1.02+p), "
                             "median frequency, or none")
-    optim.add_argument("--ema-epochs", type=float, default=0.0,
+    optim.add_argument("--ema-epochs", type=non_negative_float, default=0.0,
                        help="validate, select and save an exponential moving average of the "
                             "weights over about this many epochs (0: the weights as trained)")
-    optim.add_argument("--lovasz-weight", type=float, default=0.0,
+    optim.add_argument("--teacher", type=existing_file, default=None,
+                       help="stage full: a trained full-network checkpoint (e.g. a --width 2 run) "
+                            "whose class distributions the network learns as well as the labels")
+    optim.add_argument("--distill-weight", type=non_negative_float, default=1.0,
+                       help="weight of the distillation loss with --teacher")
+    optim.add_argument("--distill-temperature", type=positive_float, default=1.0,
+                       help="softmax temperature of teacher and student in distillation")
+    optim.add_argument("--lovasz-weight", type=non_negative_float, default=0.0,
                        help="add this times the Lovasz-softmax loss (a surrogate of 1 - IoU per "
                             "class) to the cross-entropy; 0: cross-entropy alone (paper)")
 
     aug = parser.add_argument_group("augmentation")
-    aug.add_argument("--scale", type=float, nargs=2, default=[1.0, 1.0], metavar=("MIN", "MAX"),
+    aug.add_argument("--scale", type=positive_float, nargs=2, default=[1.0, 1.0],
+                     metavar=("MIN", "MAX"),
                      help="random scale range before cropping, e.g. 0.5 2.0 (default: off)")
     aug.add_argument("--flip", action="store_true", help="random horizontal flips")
-    aug.add_argument("--jitter", type=float, default=0.0,
+    aug.add_argument("--jitter", type=probability, default=0.0,
                      help="colour jitter strength for brightness, contrast, saturation (e.g. 0.3)")
-    aug.add_argument("--gamma", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+    aug.add_argument("--gamma", type=positive_float, nargs=2, default=None, metavar=("MIN", "MAX"),
                      help="random gamma range, e.g. 0.7 1.5 (default: off)")
-    aug.add_argument("--hue", type=float, default=0.0, metavar="DEGREES",
+    aug.add_argument("--hue", type=non_negative_float, default=0.0, metavar="DEGREES",
                      help="random hue turn up to this many degrees either way (default: off)")
-    aug.add_argument("--blur", type=float, default=0.0, metavar="P",
+    aug.add_argument("--blur", type=probability, default=0.0, metavar="P",
                      help="probability of a Gaussian blur of sigma 0.2-1.5 px (default: off)")
-    aug.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
+    aug.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
                      help="Gaussian pixel noise up to this standard deviation, 0..255 units "
                           "(default: off)")
 
@@ -142,7 +160,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="checkpoint (last.pth) to continue from")
     run.add_argument("--allow-changed-args", action="store_true",
                      help="resume even when arguments differ from the checkpoint's")
-    run.add_argument("--val-every", type=int, default=1,
+    run.add_argument("--val-every", type=positive_int, default=1,
                      help="validate every N epochs (and after the last)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random generator")
     run.add_argument("--device", type=str, default="auto", help="auto, cpu, cuda or cuda:N")
@@ -150,13 +168,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="training arithmetic: auto (bf16 autocast on a CPU with native bf16, "
                           "fp16 autocast on CUDA, else fp32); validation is always fp32")
     run.add_argument("--no-amp", action="store_true", help="same as --precision fp32")
-    run.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+    run.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
                      help="stop cleanly after the epoch that would otherwise overrun this "
                           "wall-clock budget; continue later with --resume <stage>/last.pth")
-    run.add_argument("--train-eval-images", type=int, default=30,
+    run.add_argument("--train-eval-images", type=non_negative_int, default=30,
                      help="score this many training images (evenly spaced, unaugmented) at each "
                           "validation, so a class the network does not even fit shows up; 0: off")
-    run.add_argument("--threads", type=int, default=0,
+    run.add_argument("--threads", type=non_negative_int, default=0,
                      help="CPU threads for torch (0: torch's default); on a busy or small CPU, "
                           "fewer threads than cores is often faster")
     return parser
@@ -239,6 +257,20 @@ def load_network(model: ENet, path: str | Path) -> None:
         raise CheckpointError(f"--init-checkpoint {path} has {source.num_classes} classes, the "
                               f"data set {model.num_classes}")
     load_used_state(model, used_state(source), path)
+
+
+def load_teacher(path: str | None, num_classes: int, device: torch.device) -> nn.Module | None:
+    """The frozen full network of ``--teacher`` in eval mode (no dropout, running BatchNorm
+    statistics), channels-last on ``device``; None without one."""
+    if path is None:
+        return None
+    teacher = load_checkpoint(path).net
+    if teacher.encoder_only or teacher.num_classes != num_classes:
+        raise CheckpointError(f"--teacher {path}: needs a full network of {num_classes} classes, "
+                              f"got {'an encoder' if teacher.encoder_only else 'a network'} of "
+                              f"{teacher.num_classes}")
+    teacher.requires_grad_(False)
+    return teacher.eval().to(device, memory_format=torch.channels_last)
 
 
 def unused_modules(model: ENet) -> list[str]:
@@ -453,23 +485,20 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
     """Training data set; loaders for training, validation, and the unaugmented training
     subset scored beside validation (None with ``--train-eval-images 0``)."""
     height, width = args.train_size
-    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
-        raise ValueError(f"--train-size {height} {width}: both must be multiples of "
-                         f"{SIZE_MULTIPLE}")
     train_tf = training_transforms(height, width, args.train_resize, tuple(args.scale), args.flip,
                                    args.jitter, SIZE_MULTIPLE if stage == "encoder" else 1,
                                    args.gamma, args.hue, args.blur, args.noise)
     train_part, val_part = data_parts(args)
     train_set = build_dataset(args.dataset, args.data, transforms=train_tf, cache=args.cache,
                               **train_part)
-    val_set = build_dataset(args.dataset, args.data, transforms=evaluation_transforms(args.val_size),
-                            cache=args.cache, **val_part)
+    val_set = build_dataset(args.dataset, args.data, cache=args.cache,
+                            transforms=evaluation_transforms(args.val_size), **val_part)
     if info.is_main:
         print(f"training on {describe_frames(train_set)}; validating on "
               f"{describe_frames(val_set)}", flush=True)
     train_loader = _loader(args, train_set, info, training=True)
     if len(train_loader) == 0:
-        raise ValueError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
+        raise DatasetError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
                          f"batch of {args.batch_size} per process: lower --batch-size")
     fit_loader = None
     if args.train_eval_images > 0:
@@ -484,9 +513,11 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
 def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                     loader: DataLoader, device: torch.device, autocast: torch.dtype | None,
-                    description: str, show: bool, average: WeightAverage | None = None) -> float:
+                    description: str, show: bool, average: WeightAverage | None = None,
+                    teacher: nn.Module | None = None) -> float:
     """One pass over the training data; the mean loss over all processes' batches. ``average``
-    follows the weights after every step.
+    follows the weights after every step; ``teacher`` (in eval mode) gives the logits the
+    distillation term of ``criterion`` compares with.
 
     ``autocast`` is the reduced precision of the forward pass (None: float32); images go in
     channels-last, which the CPU's oneDNN convolutions and CUDA's tensor cores both prefer."""
@@ -497,7 +528,9 @@ def train_one_epoch(model: nn.Module, criterion: nn.Module, optimizer: torch.opt
         images = images.to(device, non_blocking=True, memory_format=torch.channels_last)
         labels = labels.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            loss = criterion(model(images).float(), labels)
+            with torch.no_grad():
+                taught = None if teacher is None else teacher(images)
+            loss = criterion(model(images).float(), labels, taught)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -555,7 +588,7 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
 
     train_set, train_loader, val_loader, fit_loader = make_loaders(args, stage, info)
     num_classes = train_set.num_classes
-    model = ENet(num_classes, encoder_only=stage == "encoder")
+    model = ENet(num_classes, encoder_only=stage == "encoder", width=args.width)
     if resume is not None:
         load_used_state(model, resume.get("training_model", resume["model"]), args.resume)
     elif stage == "full" and args.init_checkpoint:
@@ -567,7 +600,8 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
     model = model.to(memory_format=torch.channels_last)
     model, net = place_model(model, device, info)
     criterion = SegmentationLoss(class_weight_tensor(args, train_set, info, device), IGNORE_INDEX,
-                                 args.lovasz_weight)
+                                 args.lovasz_weight, args.distill_weight, args.distill_temperature)
+    teacher = load_teacher(args.teacher, num_classes, device) if stage == "full" else None
     epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
     optimizer, scheduler = build_optimizer(args, model, stage, len(train_loader))
     average = None
@@ -600,7 +634,8 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
             train_loader.sampler.set_epoch(epoch)
         began = time.perf_counter()
         loss = train_one_epoch(net, criterion, optimizer, scheduler, scaler, train_loader, device,
-                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main, average)
+                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main, average,
+                               teacher)
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1],
                                "train_loss": loss}
         scores, metrics = None, None
@@ -693,7 +728,28 @@ def run_folds(args: argparse.Namespace) -> int:
     return 0
 
 
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a combination of arguments that each parsed, in one line; None when
+    nothing is. Checked before any data is read."""
+    for name in ("scale", "gamma"):
+        low_high = getattr(args, name)
+        if low_high and low_high[0] > low_high[1]:
+            return f"--{name} {low_high[0]} {low_high[1]}: MIN must not exceed MAX"
+    if args.val_sequences is not None and not all(args.val_sequences.split(",")):
+        return f"--val-sequences {args.val_sequences!r}: give sequence names separated by commas"
+    if args.encoder_checkpoint and args.stage != "both" and \
+            not Path(args.encoder_checkpoint).is_file():
+        return f"--encoder-checkpoint {args.encoder_checkpoint}: no such file"
+    if args.teacher and args.stage == "encoder":
+        return "--teacher teaches stage full: use it with --stage full or both"
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
+    problem = argument_problem(args)
+    if problem:
+        print(f"enet-train train: error: {problem}", file=sys.stderr)
+        return 2
     deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
     resume = read_resume_checkpoint(args.resume) if args.resume else None
     if resume is not None:

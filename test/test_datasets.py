@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from enet_train.datasets import (IGNORE_INDEX, DatasetError, build_dataset, pad_collate,
-                                 splits_overlap)
+                                 sequence_counts, sequence_of, splits_overlap)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 RNG = np.random.default_rng(0)
@@ -190,3 +190,61 @@ def test_real_camvid_split_sizes():
     image, label = val[0]
     assert image.shape == (360, 480, 3) and label.shape == (360, 480)
     assert set(np.unique(label)) <= set(range(11)) | {IGNORE_INDEX}
+
+
+def make_sequences(root: Path) -> Path:
+    """CamVid-named frames of three sequences spread over two splits, as the real ones are."""
+    for split, names in (("train", ["0001TP_006690", "0006R0_f00930", "0016E5_00390",
+                                    "0016E5_00420"]),
+                         ("val", ["0016E5_07959", "0016E5_07961"])):
+        for name in names:
+            make_pair(root / split / f"{name}.png", root / f"{split}annot" / f"{name}.png",
+                      np.zeros((8, 8), np.uint8))
+    return root
+
+
+def frame_names(dataset) -> list[str]:
+    return sorted(image.name for image, _ in dataset.pairs)
+
+
+def test_a_held_out_sequence_splits_the_frames_with_none_in_both_halves(tmp_path):
+    root = make_sequences(tmp_path / "CamVid")
+    every = frame_names(build_dataset("camvid", root, "train+val"))
+    trained = build_dataset("camvid", root, "train+val", sequences=["0006R0"], exclude=True)
+    held_out = build_dataset("camvid", root, "train+val", sequences=["0006R0"])
+    assert frame_names(held_out) == ["0006R0_f00930.png"]
+    assert sequence_counts(trained) == {"0001TP": 1, "0016E5": 4}
+    assert not set(frame_names(trained)) & set(frame_names(held_out))
+    assert sorted(frame_names(trained) + frame_names(held_out)) == every
+
+
+def test_leave_one_sequence_out_folds_hold_out_every_frame_exactly_once(tmp_path):
+    root = make_sequences(tmp_path / "CamVid")
+    every = build_dataset("camvid", root, "train+val")
+    held_out = [name for sequence in sequence_counts(every)
+                for name in frame_names(build_dataset("camvid", root, "train+val",
+                                                      sequences=[sequence]))]
+    assert sorted(held_out) == frame_names(every) and len(set(held_out)) == len(every)
+
+
+def test_an_unknown_sequence_is_an_error_naming_the_real_ones(tmp_path):
+    root = make_sequences(tmp_path / "CamVid")
+    with pytest.raises(DatasetError, match=r"no sequence 0006RO; its sequences are 0001TP, "
+                                           r"0006R0, 0016E5"):
+        build_dataset("camvid", root, "train+val", sequences=["0006RO"])
+
+
+def test_sequence_is_the_name_before_the_first_underscore():
+    assert sequence_of(Path("x/0016E5_07959.png")) == "0016E5"
+    assert sequence_of(Path("aachen_000000_000019_leftImg8bit.png")) == "aachen"
+
+
+@pytest.mark.parametrize("train, val, held_out, sequences, seen", [
+    ("train", "val", None, None, False),
+    ("train+val", "val", None, None, True),
+    ("train+val", "train+val", ["0006R0"], ["0006R0"], False),
+    ("train+val", "train+val", ["0006R0"], None, True),
+    ("train+val", "train", ["0006R0"], ["0006R0", "0016E5"], True),
+])
+def test_splits_overlap_knows_held_out_sequences(train, val, held_out, sequences, seen):
+    assert splits_overlap(train, val, held_out, sequences) is seen

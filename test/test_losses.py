@@ -1,11 +1,13 @@
 """The training losses: Lovasz-softmax against its definition, and the combined loss."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from enet_train.losses import LOVASZ_FLOOR, SegmentationLoss, lovasz_softmax
+from enet_train.losses import LOVASZ_FLOOR, SegmentationLoss, distillation_loss, lovasz_softmax
 from enet_train.metrics import ConfusionMatrix
 
 IGNORE = 255
@@ -95,3 +97,31 @@ def test_segmentation_loss_is_weighted_cross_entropy_plus_weighted_lovasz():
     combined = SegmentationLoss(weight, IGNORE, lovasz_weight=0.5)(logits.bfloat16(), labels)
     assert combined.dtype == torch.float32
     assert combined.item() == pytest.approx((cross_entropy + 0.5 * lovasz).item(), rel=0.02)
+
+
+def test_distillation_loss_is_the_kl_divergence_of_softened_distributions_by_hand():
+    student = torch.tensor([[1.0, 0.0, -1.0], [0.5, 0.5, 2.0]]).T.reshape(1, 3, 1, 2)
+    teacher = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 0.0]]).T.reshape(1, 3, 1, 2)
+    temperature = 2.0
+    want = 0.0
+    for pixel in range(2):
+        p = [math.exp(t / temperature) for t in teacher[0, :, 0, pixel].tolist()]
+        q = [math.exp(s / temperature) for s in student[0, :, 0, pixel].tolist()]
+        p, q = [v / sum(p) for v in p], [v / sum(q) for v in q]
+        want += sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+    want = want / 2 * temperature ** 2
+    assert distillation_loss(student, teacher, temperature).item() == pytest.approx(want, rel=1e-6)
+
+
+def test_distillation_loss_is_zero_for_a_student_equal_to_its_teacher_and_teaches_only_it():
+    logits = torch.randn(2, 5, 4, 6)
+    assert distillation_loss(logits, logits.clone(), 3.0).item() == pytest.approx(0, abs=1e-6)
+    student, teacher = torch.randn(2, 5, 4, 6, requires_grad=True), torch.randn(2, 5, 4, 6)
+    labels = torch.randint(0, 5, (2, 4, 6))
+    plain = SegmentationLoss(None, 255)(student, labels)
+    loss = SegmentationLoss(None, 255, distill_weight=0.5, temperature=2.0)(student, labels,
+                                                                             teacher)
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * distillation_loss(
+        student, teacher, 2.0).item(), rel=1e-6)
+    loss.backward()
+    assert student.grad is not None and teacher.grad is None

@@ -13,7 +13,8 @@ from _train_data import make_tiny_camvid
 from enet_train import evaluate, train
 from enet_train.checkpoint import CheckpointError, load_checkpoint
 from enet_train.distributed import DistInfo
-from enet_train.model import ENet
+from enet_train.losses import SegmentationLoss
+from enet_train.model import ENet, count_parameters
 
 
 def parse(data, out, *extra: str):
@@ -161,10 +162,11 @@ def test_changed_args_ignores_runtime_only_arguments():
                                       "epochs_full": 4}) == ["--epochs-full: 3 -> 4"]
 
 
-def test_train_size_must_be_a_multiple_of_8(data, tmp_path):
-    args = parse(data, tmp_path, "--train-size", "30", "32", "--stage", "full")
-    with pytest.raises(ValueError, match="--train-size 30 32"):
-        train.run_stage(args, "full", DistInfo())
+def test_train_size_must_be_a_multiple_of_8(data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse(data, tmp_path, "--train-size", "30", "32", "--stage", "full")
+    assert exit_.value.code == 2
+    assert "argument --train-size: 30 is not a multiple of 8" in capsys.readouterr().err
 
 
 def free_port() -> int:
@@ -232,7 +234,7 @@ def _losses(autocast, steps: int = 4) -> list[float]:
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    return [train.train_one_epoch(model, torch.nn.CrossEntropyLoss(), optimizer, scheduler, scaler,
+    return [train.train_one_epoch(model, SegmentationLoss(None, 255), optimizer, scheduler, scaler,
                                   [batch], torch.device("cpu"), autocast, "test", False)
             for _ in range(steps)]
 
@@ -344,3 +346,90 @@ def test_training_on_train_plus_val_says_val_scores_are_on_seen_images(data, tmp
     assert "--val-split val is inside --train-split train+val" in capsys.readouterr().err
     state = torch.load(tmp_path / "encoder" / "last.pth", weights_only=True)
     assert state["args"]["train_split"] == "train+val"
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory):
+    """Frames of three sequences, A and C in train, B and C in val (B_, C_ file names)."""
+    root = tmp_path_factory.mktemp("sequences")
+    make_tiny_camvid(root, {"train": 4}, height=32, sequences=("A", "C"))
+    make_tiny_camvid(root, {"val": 4}, height=32, seed=1, sequences=("B", "C"))
+    return root
+
+
+def test_val_sequences_trains_on_the_other_sequences_and_validates_on_the_held_out_one(
+        sequences, tmp_path, capsys, monkeypatch):
+    scored = []
+    real_validate = train.validate
+
+    def spy(model, loader, *rest, **kw):
+        scored.append(sorted(p[0].name for p in getattr(loader.dataset, "dataset",
+                                                        loader.dataset).pairs))
+        return real_validate(model, loader, *rest, **kw)
+
+    monkeypatch.setattr(train, "validate", spy)
+    args = parse(sequences, tmp_path, "--stage", "full", "--train-split", "train+val",
+                 "--val-sequences", "B", "--train-eval-images", "8")
+    assert train.main(args) == 0
+    out = capsys.readouterr()
+    assert "training on 6 frames (A 2, C 4); validating on 2 frames (B 2)" in out.out
+    assert "inside --train-split" not in out.err
+    assert scored[0] == ["B_0000.png", "B_0002.png"]
+    assert not any(name.startswith("B_") for name in scored[1])  # the training subset
+    state = torch.load(tmp_path / "full" / "last.pth", weights_only=True)
+    assert state["args"]["val_sequences"] == "B"
+    # its weights: the fold's, with the sequence left out, not the whole split's
+    assert json.loads((tmp_path / "class_weights.json").read_text())["for"]["key"].endswith(
+        "train+val:without:B")
+    report = tmp_path / "report"
+    evaluate_args = evaluate.get_args_parser().parse_args(
+        [str(tmp_path / "full" / "last.pth"), "--data", str(sequences), "--split", "train+val",
+         "--val-sequences", "B", "--output-dir", str(report), "--device", "cpu"])
+    assert evaluate.main(evaluate_args) == 0
+    got = json.loads((report / "report.json").read_text())
+    assert got["sequences"] == {"B": 2} and got["seen_in_training"] is False
+    assert got["mean_iou"] == pytest.approx(state["metrics"]["mean_iou"], abs=1e-12)
+    assert sum(got["labelled_pixels"].values()) == sum(map(sum, got["confusion_matrix"]))
+    seen = evaluate.get_args_parser().parse_args(
+        [str(tmp_path / "full" / "last.pth"), "--data", str(sequences), "--split", "train",
+         "--output-dir", str(tmp_path / "seen"), "--device", "cpu"])
+    capsys.readouterr()
+    assert evaluate.main(seen) == 0
+    assert "was trained on these frames" in capsys.readouterr().err
+
+
+def test_val_sequences_each_runs_one_fold_a_sequence(sequences, tmp_path, capsys):
+    args = parse(sequences, tmp_path, "--stage", "encoder", "--train-split", "train+val",
+                 "--val-sequences", "each", "--train-eval-images", "0")
+    assert train.main(args) == 0
+    for sequence in ("A", "B", "C"):
+        state = torch.load(tmp_path / sequence / "encoder" / "last.pth", weights_only=True)
+        assert state["args"]["val_sequences"] == sequence
+        assert state["args"]["output_dir"] == str(tmp_path / sequence)
+    assert "validating on 4 frames (C 4)" in capsys.readouterr().out
+    assert train.main(parse(sequences, tmp_path, "--val-sequences", "X")) == 2
+    assert "no sequence X; its sequences are A, C" in capsys.readouterr().err
+
+
+def test_distillation_from_a_wider_teacher_trains_the_papers_network(data, tmp_path):
+    assert train.main(parse(data, tmp_path / "teacher", "--stage", "full", "--width", "2")) == 0
+    teacher_path = tmp_path / "teacher" / "full" / "last.pth"
+    teacher = load_checkpoint(teacher_path).net
+    assert teacher.width == 2 and teacher.initial.bn.num_features == 32
+    args = parse(data, tmp_path / "student", "--stage", "full", "--teacher", str(teacher_path),
+                 "--distill-weight", "0.5", "--distill-temperature", "2")
+    assert train.main(args) == 0
+    student = load_checkpoint(tmp_path / "student" / "full" / "last.pth").net
+    assert student.width == 1 and count_parameters(student) == count_parameters(ENet(11))
+
+
+def test_a_teacher_that_is_not_a_whole_network_of_the_classes_is_refused(data, tmp_path, capsys):
+    assert train.main(parse(data, tmp_path / "enc", "--stage", "encoder")) == 0
+    encoder = tmp_path / "enc" / "encoder" / "last.pth"
+    torch.save({"model": ENet(11).state_dict()}, tmp_path / "enc" / "full.pth")
+    assert train.main(parse(data, tmp_path / "s", "--stage", "full", "--teacher",
+                            str(encoder))) == 2
+    assert "--teacher" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="needs a full network of 5 classes, got a "
+                                              "network of 11"):
+        train.load_teacher(str(tmp_path / "enc" / "full.pth"), 5, torch.device("cpu"))

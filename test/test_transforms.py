@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enet_train.model import IMAGE_MEAN, IMAGE_STD
-from enet_train.transforms import (ColorJitter, DownsampleLabel, RandomCrop,
-                                   RandomHorizontalFlip, RandomScale, Resize, ToTensor,
-                                   evaluation_transforms, training_transforms)
+from enet_train.transforms import (ColorJitter, DownsampleLabel, RandomBlur, RandomCrop,
+                                   RandomGamma, RandomHorizontalFlip, RandomHue, RandomNoise,
+                                   RandomScale, Resize, ToTensor, evaluation_transforms,
+                                   training_transforms)
 
 
 def coded_pair(height: int, width: int, block: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -115,3 +116,35 @@ def test_pipelines_give_network_sized_tensors():
     assert torch.equal(y, torch.from_numpy(Resize(16, 24)(image, label)[1]).long())
     x, y = evaluation_transforms()(image, label)
     assert x.shape == (3, 30, 50) and y.shape == (30, 50)
+
+
+def test_gamma_follows_its_curve_and_hue_turns_colours_but_not_greys():
+    torch.manual_seed(0)
+    image = np.array([[[0, 64, 255], [128, 128, 128]]], np.uint8)
+    label = np.array([[3, 4]], np.uint8)
+    out, out_label = RandomGamma(2.0, 2.0)(image, label)
+    np.testing.assert_array_equal(out, np.round(255 * (image / 255) ** 2).astype(np.uint8))
+    assert out_label is label
+    turned, _ = RandomHue(60)(np.array([[[255, 0, 0], [90, 90, 90]]], np.uint8), label)
+    assert tuple(turned[0, 1]) == (90, 90, 90) and tuple(turned[0, 0]) != (255, 0, 0)
+    assert turned[0, 0].max() == 255  # a hue turn keeps value and saturation
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_photometric_augmentation_keeps_every_class_where_its_pixels_are(seed):
+    """Through the whole training pipeline at full strength (no geometry), every label pixel
+    stays where it was and each class region keeps a colour that tells it from the others."""
+    torch.manual_seed(seed)
+    image, label = coded_pair(48, 64, block=12)
+    pipeline = training_transforms(48, 64, flip=False, jitter=0.4, gamma=(0.7, 1.5), hue=10,
+                                   blur=1.0, noise=4)
+    tensor, out_label = pipeline(image, label)
+    np.testing.assert_array_equal(out_label.numpy(), label)
+    red = tensor[0].numpy()
+    # a region's core (3 px from its edge, beyond the blur) is brighter the higher its class
+    core = np.zeros_like(label, bool)
+    core[3:-3, 3:-3] = True
+    for dy, dx in ((-3, 0), (3, 0), (0, -3), (0, 3)):
+        core &= np.roll(label, (dy, dx), (0, 1)) == label
+    means = [red[core & (label == c)].mean() for c in range(7) if (core & (label == c)).any()]
+    assert len(means) == 7 and all(np.diff(means) > 0)

@@ -47,7 +47,8 @@ def build_dataset(name: str, root: str | Path, split: str, transforms: Transform
     description = f"{name} {split} in {root}"
     if sequences is not None:
         pairs = select_sequences(pairs, sequences, exclude, description)
-        description += f", {'without' if exclude else 'only'} sequences {','.join(sorted(sequences))}"
+        which = "without" if exclude else "only"
+        description += f", {which} sequences {','.join(sorted(sequences))}"
     return SegmentationDataset(pairs, parts[0].class_names, parts[0].label_map, transforms, cache,
                                description=description)
 
@@ -72,10 +73,14 @@ def sequence_counts(dataset: SegmentationDataset) -> dict[str, int]:
     return counts
 
 
-def splits_overlap(train_split: str, val_split: str) -> bool:
-    """Whether validation shares images with training (``val`` in ``train+val``): its scores then
-    show the fit, not accuracy on unseen images, and must not be quoted as such."""
-    return bool(set(train_split.split("+")) & set(val_split.split("+")))
+def splits_overlap(train_split: str, val_split: str, held_out: Collection[str] | None = None,
+                   sequences: Collection[str] | None = None) -> bool:
+    """Whether the frames scored (``val_split``, only its ``sequences`` if given) include frames
+    trained on (``train_split`` but its ``held_out`` sequences), e.g. ``val`` in ``train+val``:
+    such scores show the fit, not accuracy on unseen images, and must not be quoted as such."""
+    if not set(train_split.split("+")) & set(val_split.split("+")):
+        return False
+    return not (held_out and sequences and set(sequences) <= set(held_out))
 
 
 __all__ = ["DATASETS", "IGNORE_INDEX", "DatasetError", "SegmentationDataset", "build_dataset",
