@@ -57,9 +57,11 @@ def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = Fal
     parser.add_argument("--palette", default=None,
                         help="camvid, cityscapes, sun or a YAML path (default: the model's)")
     parser.add_argument("--width", type=int, default=None,
-                        help="network input width, a multiple of 8 (default: the model's)")
+                        help="network input width, a multiple of 8; give --height too "
+                             "(default: the model's training size)")
     parser.add_argument("--height", type=int, default=None,
-                        help="network input height, a multiple of 8 (default: the model's)")
+                        help="network input height, a multiple of 8; give --width too "
+                             "(default: the model's training size)")
     parser.add_argument("--output-resolution", default="camera", choices=OUTPUT_RESOLUTIONS,
                         help="labels at the input's size (camera) or the network's")
     parser.add_argument("--alpha", type=float, default=0.5,
@@ -83,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     bag.add_argument("--prefix", default="/enet", help="namespace of the added topics")
     _add_model_args(bag)
 
-    bench = commands.add_parser("bench", help="time the model alone and the whole pipeline")
+    bench = commands.add_parser("bench", help="time the model alone and the whole pipeline, "
+                                             "on frames of the network input size")
     bench.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object a line per engine instead of the table")
     _add_model_args(bench, several_engines=True)
-    bench.set_defaults(width=640, height=360)
 
     info = commands.add_parser("info", help="what a model file holds")
     info.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="image, folder of images, video or rosbag2 (default: the shipped "
                            "sample frames); looped to fill --seconds")
     demo.add_argument("--out", type=Path, default=Path("demo_out"),
-                      help="folder for overlay.mp4, contact_sheet.png and the node's log "
+                      help="folder for overlay.webm, contact_sheet.png and the node's log "
                            "(default demo_out)")
     demo.add_argument("--seconds", type=float, default=10.0,
                       help="how long the camera plays (default 10)")
@@ -127,13 +129,20 @@ def _model_path(args: argparse.Namespace) -> Path:
     return args.model if args.model is not None else default_model()
 
 
+def _output_folder(out: Path) -> Path:
+    """--out as given, refused in one line when it names something that is not a folder."""
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} exists and is not a folder")
+    return out
+
+
 def _segmenter(args: argparse.Namespace, engine_kind: str | None = None) -> Segmenter:
+    if (args.width is None) != (args.height is None):
+        raise CliError("give both --width and --height, or neither")
     model = open_model_file(_model_path(args))
     engine = open_engine(engine_kind or args.engine, model, threads=args.threads,
                          fp16=args.fp16, precision=args.precision, device=args.device,
                          spin=args.spin)
-    if (args.width is None) != (args.height is None):
-        raise CliError("give both --width and --height, or neither")
     size = (args.height, args.width) if args.width is not None else None
     return Segmenter(engine, load_palette(args.palette, model.metadata), size,
                      args.output_resolution)
@@ -159,9 +168,9 @@ def _skip(unreadable: Unreadable) -> None:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    out = _output_folder(args.out)
     segmenter = _segmenter(args)
     files = expand_inputs(args.inputs)
-    args.out.mkdir(parents=True, exist_ok=True)
     class_pixels = np.zeros(256, np.int64)
     frames, seconds, skipped = 0, 0.0, 0
     for item in tqdm(read_frames(files), total=count_frames(files), unit="frame"):
@@ -174,18 +183,18 @@ def cmd_segment(args: argparse.Namespace) -> int:
         seconds += time.perf_counter() - start
         frames += 1
         class_pixels += np.bincount(result.labels.ravel(), minlength=256)
-        folder, stem = _output_name(args.out, item)
-        folder.mkdir(exist_ok=True)
+        folder, stem = _output_name(out, item)
+        folder.mkdir(parents=True, exist_ok=True)  # only now: a failed run leaves no folder
         (folder / f"{stem}_labels.png").write_bytes(segmenter.palette.to_indexed_png(result.labels))
         _write_png(folder / f"{stem}_color.png", result.color)
         _write_png(folder / f"{stem}_overlay.png", result.overlay)
     if not frames:
-        raise CliError(f"none of the {skipped} inputs could be read" if skipped
+        raise CliError(f"none of the {skipped} input files could be read" if skipped
                        else "no images or video frames found in the inputs")
     _print_summary(frames, seconds, class_pixels, segmenter.palette)
-    print(f"wrote labels (indexed PNG), colour masks and overlays to {args.out}")
+    print(f"wrote labels (indexed PNG), colour masks and overlays to {out}")
     if skipped:
-        print(f"enet-ros segment: {skipped} of {skipped + frames} inputs could not be read "
+        print(f"enet-ros segment: {skipped} of {len(files)} input files could not be read "
               f"(listed above) and were skipped", file=sys.stderr)
         return 1
     return 0
@@ -250,7 +259,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.runs < 1:
         raise CliError(f"--runs must be at least 1, got {args.runs}")
     segmenters = [_segmenter(args, kind) for kind in args.engine or ["auto"]]
-    runs = [_bench_runs(s, args.height, args.width, args.alpha) for s in segmenters]
+    runs = [_bench_runs(s, *s.input_size, args.alpha) for s in segmenters]
     for timed in runs:  # warm-up: first runs allocate and, on GPUs, pick kernels
         for run in timed.values():
             run()
@@ -274,8 +283,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({
                 "model": str(_model_path(args)), "engine": engine.name, "precision": engine.precision,
-                "providers": list(engine.providers), "width": args.width,
-                "height": args.height, "network_width": segmenter.input_size[1],
+                "providers": list(engine.providers), "width": segmenter.input_size[1],
+                "height": segmenter.input_size[0], "network_width": segmenter.input_size[1],
                 "network_height": segmenter.input_size[0], "runs": args.runs,
                 "engine_median_ms": round(model_ms, 4),
                 "engine_p90_ms": round(float(np.percentile(samples["model only"], 90)), 4),
@@ -286,7 +295,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             continue
         print(f"{_model_path(args).name} on {engine.name} ({', '.join(engine.providers)}, "
               f"{engine.precision}), network {segmenter.input_size[1]}x"
-              f"{segmenter.input_size[0]}, frames {args.width}x{args.height} bgr8, "
+              f"{segmenter.input_size[0]}, frames of that size in bgr8, "
               f"{args.runs} runs")
         for name, values in samples.items():
             print(f"  {name:<11} {_percentiles(values)}")
@@ -347,10 +356,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise CliError(f"demo needs ROS 2's Python packages ({err.name} is missing): "
                        f"pip install '.[ros]', or source a ROS 2 installation") from None
+    out = _output_folder(args.out)
     model = open_model_file(_model_path(args))
     frames = _demo_frames(args.input, args.image_topic)
     try:
-        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), args.out,
+        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), out,
                           args.seconds, args.rate)
     except DemoError as err:
         raise CliError(str(err)) from None

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from enet_ros.video import open_reader
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
@@ -78,7 +80,7 @@ def count_frames(files: Iterable[Path]) -> int:
     total = 0
     for path in files:
         if is_video(path):
-            video = cv2.VideoCapture(str(path))
+            video = open_reader(path)
             total += max(int(video.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
             video.release()
         else:
@@ -97,7 +99,7 @@ def read_frames(files: Iterable[Path]) -> Iterator[Frame | Unreadable]:
             else:
                 yield Frame(source, 0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             continue
-        video = cv2.VideoCapture(str(source))
+        video = open_reader(source)
         index = 0
         while video.isOpened():
             ok, bgr = video.read()

@@ -120,6 +120,11 @@ def test_bench_json_compares_engines_interleaved(model: Path,
     (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--palette", "cityscapes"],
      "has 19 classes but the model has 4"),
     (["bench", "--model", "MODEL", "--runs", "0"], "--runs must be at least 1"),
+    (["bench", "--model", "MODEL", "--width", "640"], "give both --width and --height"),
+    (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--height", "32"],
+     "give both --width and --height"),
+    (["segment", "IMAGE", "--model", "MODEL", "--out", "IMAGE"], "exists and is not a folder"),
+    (["demo", "--model", "MODEL", "--out", "IMAGE"], "exists and is not a folder"),
     (["bag", "IN", "OUT", "--image-topic", "/x", "--model", "MODEL"], "does not exist"),
 ])
 def test_errors_are_one_line_with_status_2(tmp_path: Path, model: Path, argv: list[str],
@@ -164,14 +169,18 @@ def test_every_command_defaults_to_the_shipped_model(tmp_path: Path, monkeypatch
     printed = capsys.readouterr().out
     assert f"model file   {shipped.default_model()}" in printed
     assert "trained at   480x360 on camvid" in printed
+    assert main(["bench", "--runs", "1"]) == 0  # the model's own size, as --help says
+    assert "network 480x360, frames of that size in bgr8" in capsys.readouterr().out
     assert main(["bench", "--runs", "1", "--width", "96", "--height", "64"]) == 0
-    assert "enet_camvid.onnx on " in capsys.readouterr().out
+    assert "network 96x64" in capsys.readouterr().out
     for argv in (["bag", "in", "out", "--image-topic", "/x"], ["build-engine"]):
         assert build_parser().parse_args(argv).model is None  # None: the shipped model
 
 
 def test_segment_skips_unreadable_inputs_and_says_so(tmp_path: Path, model: Path,
-                                                     capsys: pytest.CaptureFixture) -> None:
+                                                     capfd: pytest.CaptureFixture) -> None:
+    """One line of ours for each unreadable file and none of FFmpeg's (capfd sees what
+    FFmpeg writes to fd 2 itself); the count is of input files, not frames."""
     folder = tmp_path / "frames"
     folder.mkdir()
     good = {name: RNG.integers(0, 256, (32, 48, 3), dtype=np.uint8) for name in ("a", "c")}
@@ -190,7 +199,8 @@ def test_segment_skips_unreadable_inputs_and_says_so(tmp_path: Path, model: Path
             np.testing.assert_array_equal(np.asarray(labels), reference_labels(rgb))
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{n}_{kind}.png" for n in good for kind in ("labels", "color", "overlay"))
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()
+    assert "moov" not in captured.err and "[mov" not in captured.err, captured.err
     skipped = [line for line in captured.err.splitlines() if "skipped" in line]
     assert skipped == [
         f"enet-ros segment: skipped {folder / 'b.png'}: not a readable image (empty, truncated "
@@ -198,13 +208,16 @@ def test_segment_skips_unreadable_inputs_and_says_so(tmp_path: Path, model: Path
         f"enet-ros segment: skipped {folder / 'd.jpg'}: not a readable image (empty, truncated "
         f"or another format)",
         f"enet-ros segment: skipped {tmp_path / 'broken.mp4'}: no video frame could be decoded",
-        "enet-ros segment: 3 of 5 inputs could not be read (listed above) and were skipped"]
+        "enet-ros segment: 3 of 5 input files could not be read (listed above) and were "
+        "skipped"]
     assert "2 frames in" in captured.out
     (folder / "a.png").unlink()
     (folder / "c.png").unlink()
-    assert main(["segment", str(folder), "--model", str(model), "--out", str(out)]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == \
-        "enet-ros segment: error: none of the 2 inputs could be read"
+    fresh = tmp_path / "never_made"
+    assert main(["segment", str(folder), "--model", str(model), "--out", str(fresh)]) == 2
+    assert capfd.readouterr().err.strip().splitlines()[-1] == \
+        "enet-ros segment: error: none of the 2 input files could be read"
+    assert not fresh.exists()  # a failed run leaves no empty output folder
 
 
 def test_bag_errors_are_one_line(tmp_path: Path, model: Path,

@@ -1,8 +1,14 @@
 """The README's first commands are the ones CI and users run; keep them from drifting."""
 from __future__ import annotations
 
+import os
+import random
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from conftest import REPO_ROOT
 
@@ -86,3 +92,56 @@ def test_readme_workspace_steps_work_as_written():
                 assert set(given) <= set(launched.arguments)
     assert steps[-1] == "ros2" and built
     assert "colcon test --packages-select enet_ros" in section
+
+
+def _debian_python_3_11() -> str | None:
+    """Why the README's first command cannot be tried with /usr/bin/python3 here, or None."""
+    system = Path("/usr/bin/python3")
+    if not (system.is_file() and Path("/etc/debian_version").is_file()):
+        return "no /usr/bin/python3 of a Debian or Ubuntu system here"
+    probe = subprocess.run(
+        [str(system), "-c", "import ensurepip, sys, sysconfig; "
+         "print(sys.version_info[:2] == (3, 11), sysconfig.get_default_scheme())"],
+        capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        return "/usr/bin/python3 has no venv module (apt install python3-venv)"
+    is_3_11, scheme = probe.stdout.split()
+    if scheme != "posix_local":  # Debian's patched sysconfig: a python from elsewhere
+        return "/usr/bin/python3 is not Debian's own Python"
+    if is_3_11 != "True":
+        return "/usr/bin/python3 is not 3.11, and the ROS 2 wheels of `.[ros]` are cp311 only"
+    return None
+
+
+def test_readme_main_command_runs_as_written_with_debians_own_python(tmp_path):
+    """The first command, word for word, in a fresh copy of the repository under Debian's
+    /usr/bin/python3, whose venv brings pip 23.0.1: the pip that took the legacy
+    `setup.py install` path before pyproject.toml and put the commands in lib/enet_ros.
+
+    About 90 s with pip's download cache warm, most of it installing the wheels of
+    `.[cpu,ros]` into the new venv; the install cannot be shared with another test, since
+    building and installing the package with this pip is what is tested.
+    """
+    reason = _debian_python_3_11()
+    if reason:
+        pytest.skip(reason)
+    clone = tmp_path / "enet_ros"
+    shutil.copytree(REPO_ROOT, clone, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "install", "log", "runs", "demo_out", "__pycache__",
+        "*.egg-info", "training"))
+    command = _bash_blocks((REPO_ROOT / "README.md").read_text())[0]
+    assert command.startswith("python3 -m venv .venv && ")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(PATH=f"/usr/bin:{env.get('PATH', '')}", ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+               ROS_DOMAIN_ID=str(random.randrange(1, 200)), ROS_LOG_DIR=str(tmp_path / "ros"))
+    done = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=540)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    pip = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-m", "pip", "--version"],
+                         capture_output=True, text=True, timeout=60)
+    print(pip.stdout)  # 23.0.1 on Debian 12
+    assert (clone / ".venv" / "bin" / "enet-ros").is_file()
+    assert not (clone / ".venv" / "lib" / "enet_ros").exists()  # the legacy install's folder
+    for name in ("overlay.webm", "contact_sheet.png"):
+        assert (clone / "demo_out" / name).stat().st_size > 1000, name
+    assert "received" in done.stdout and "wrote demo_out/overlay.webm" in done.stdout

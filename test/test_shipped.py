@@ -3,6 +3,7 @@ any working directory: in the checkout, in a ROS 2 install tree, and in a real n
 install of the package."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import sysconfig
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from enet_ros import shipped
@@ -37,16 +39,47 @@ def test_the_checkout_comes_first_then_ament_prefixes(tmp_path):
         shipped.shipped_path("models/nothing.onnx", env)
 
 
-def test_samples_are_small_camera_frames_with_their_origin_noted():
+def test_samples_are_the_debian_files_their_readme_names():
+    """Each sample is a byte-for-byte copy of the file samples/README.md names and hashes."""
     frames = shipped.sample_frames()
-    assert 3 <= len(frames) <= 5
     notes = (ROOT / "samples" / "README.md").read_text()
-    assert "Apache-2.0" in notes and "opencv-doc" in notes
+    assert "CC-BY-SA-3.0" in notes and "apt-get download scratch" in notes
+    listed = dict(line.split()[::-1] for line in notes.split("```\n")[1].splitlines())
+    assert sorted(listed) == [p.name for p in frames] and len(frames) == 5
     for path in frames:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == listed[path.name], path.name
         assert path.stat().st_size < 100_000, path
-        assert path.name in notes, path.name
         image = cv2.imread(str(path))
         assert image is not None and image.shape == (360, 480, 3), path
+
+
+def _shares(labels: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+    counts = np.bincount(labels.ravel(), minlength=len(names))
+    return {name: float(c) / labels.size for name, c in zip(names, counts)}
+
+
+def test_the_shipped_model_finds_road_and_sky_in_the_samples():
+    """What the demo's contact sheet shows (samples/README.md quotes these shares): the road
+    ahead in route66.jpg is Road and its sky Sky, the parking ramp's asphalt Road, and the
+    samples as a whole are not one class painted over everything."""
+    from enet_ros.engines import open_engine
+    from enet_ros.model_file import open_model_file
+    from enet_ros.palette import Palette
+    from enet_ros.segmenter import Segmenter
+
+    model = open_model_file(shipped.default_model())
+    names = model.metadata.class_names
+    segmenter = Segmenter(open_engine("onnxruntime", model, threads=1),
+                          Palette.from_metadata(model.metadata))
+    labels = {p.stem: segmenter.segment(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+                                        ).labels for p in shipped.sample_frames()}
+    road_ahead = _shares(labels["route66"][240:], names)    # bottom third: asphalt
+    sky = _shares(labels["route66"][:60], names)            # top sixth: overcast sky
+    assert road_ahead["Road"] > 0.95 and sky["Sky"] > 0.5, (road_ahead, sky)
+    assert _shares(labels["parking-ramp"][240:], names)["Road"] > 0.8
+    overall = _shares(np.concatenate([lab.ravel() for lab in labels.values()]), names)
+    assert overall["Road"] > 0.15 and overall["Sky"] > 0.05, overall
+    assert max(overall.values()) < 0.5, overall
 
 
 PROBE = """

@@ -2,10 +2,11 @@
 
 Starts segment_node as its own process (the same executable a launch file starts), publishes
 frames on /camera/image_raw with real headers (stamped when sent) at a steady rate, subscribes
-to /enet/labels and /enet/overlay, and writes what comes back: the overlays as an MP4 and a
-contact sheet PNG of a few frames (camera | labels painted with the model's palette | the
-node's overlay), so anyone can see that the overlay is the labels. It then reports frames
-sent and received, the output rate and the latency from stamp to overlay received.
+to /enet/labels and /enet/overlay, and writes what comes back: the overlays as a VP8 WebM
+video (browsers and phones play it) and a contact sheet PNG of a few frames (camera | labels
+painted with the model's palette | the node's overlay), so anyone can see that the overlay is
+the labels. It then reports frames sent and received, the output rate and the latency from
+stamp to overlay received.
 
 This is the second module that imports rclpy (DESIGN.md keeps rclpy to ros/node.py): the demo
 must be a real ROS 2 participant to show the node working. The command line imports it only
@@ -45,6 +46,7 @@ from enet_ros.demo_sheet import DemoError, SheetRow, contact_sheet
 from enet_ros.image_codec import decode_image, encode_image
 from enet_ros.palette import Palette
 from enet_ros.shipped import shipped_path
+from enet_ros.video import WEB_VIDEO_SUFFIX, VideoError, open_web_writer
 
 CAMERA_TOPIC = "/camera/image_raw"
 LABELS_TOPIC = "/enet/labels"
@@ -52,7 +54,7 @@ OVERLAY_TOPIC = "/enet/overlay"
 SHEET_ROWS = 5
 STARTUP_TIMEOUT_S = 120.0     # loading and warming up a model on a slow CPU
 DRAIN_TIMEOUT_S = 5.0         # after the last frame: how long to wait for the outputs
-VIDEO_NAME, SHEET_NAME, LOG_NAME = "overlay.mp4", "contact_sheet.png", "segment_node.log"
+VIDEO_NAME, SHEET_NAME, LOG_NAME = f"overlay{WEB_VIDEO_SUFFIX}", "contact_sheet.png", "segment_node.log"
 
 
 @dataclass
@@ -97,7 +99,7 @@ def _rgb(msg: Image) -> np.ndarray:
 
 
 class _Collector:
-    """Receives the node's outputs (executor thread): counts, latency, MP4, contact sheet.
+    """Receives the node's outputs (executor thread): counts, latency, video, contact sheet.
 
     The sheet shows up to SHEET_ROWS different source frames spread over the input. Each source
     frame gets a rank when first sent; rows are kept for ranks divisible by a stride that
@@ -148,12 +150,12 @@ class _Collector:
         return [self.kept[rank] for rank in ranks]
 
     def open_video(self, width: int, height: int) -> None:
-        """The MP4 at the camera's size (overlays of another size are resized into it)."""
+        """The WebM at the camera's size (overlays of another size are resized into it)."""
         self.video_size = (width, height)
-        self.video = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter.fourcc(*"mp4v"),
-                                     self.fps, self.video_size)
-        if not self.video.isOpened():
-            raise DemoError(f"cannot write {self.video_path} (OpenCV lacks an MP4 encoder)")
+        try:
+            self.video = open_web_writer(self.video_path, self.fps, self.video_size)
+        except VideoError as err:
+            raise DemoError(str(err)) from None
 
     def on_labels(self, msg: Image) -> None:
         stamp = _stamp_ns(msg)
@@ -295,7 +297,7 @@ def _stop(node: subprocess.Popen) -> int:
 def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: Path,
              palette: Palette, out: Path, seconds: float, rate: float) -> DemoResult:
     """Play ``frames()`` ((source key, RGB) pairs, looped as needed) to a fresh segment_node
-    for ``seconds`` at ``rate`` Hz, and write out/overlay.mp4 and out/contact_sheet.png."""
+    for ``seconds`` at ``rate`` Hz, and write out/overlay.webm and out/contact_sheet.png."""
     if seconds <= 0 or rate <= 0:
         raise DemoError(f"--seconds and --rate must be positive, got {seconds} and {rate}")
     planned = max(1, round(seconds * rate))
