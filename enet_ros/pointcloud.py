@@ -68,7 +68,7 @@ class CloudFields(NamedTuple):
     is_bigendian: bool
     point_step: int
     row_step: int
-    data: bytes
+    data: np.ndarray  # uint8, a view of the points (bytes-like: no copy until the message)
     is_dense: bool
 
 
@@ -148,33 +148,36 @@ def labelled_points(depth: np.ndarray, metres_per_unit: float, labels: np.ndarra
         raise DepthError("depth image has no valid depth (all zero or not finite)")
     if cfg.max_range > 0:
         valid &= z <= cfg.max_range
-    label_rows = _nearest(rows, depth.shape[0], labels.shape[0])
-    label_cols = _nearest(cols, depth.shape[1], labels.shape[1])
-    grid_labels = labels[label_rows[:, None], label_cols[None, :]]
-    r, c = np.nonzero(valid & cfg.keep[grid_labels])
-    kept_z = z[r, c]
-    points = np.empty(kept_z.size, POINT_DTYPE)
-    # One ray slope a column and a row, then a multiply a point.
-    points["x"] = ((cols - camera.cx) / camera.fx).astype(np.float32)[c] * kept_z
-    points["y"] = ((rows - camera.cy) / camera.fy).astype(np.float32)[r] * kept_z
-    points["z"] = kept_z
-    kept_labels = grid_labels[r, c]
+    grid_labels = _labels_at(labels, depth.shape, cfg.stride)
+    # Flat indices: np.nonzero of a 2D mask costs several times as much.
+    kept = np.flatnonzero(valid & cfg.keep[grid_labels])
+    points = np.empty(kept.size, POINT_DTYPE)
+    # A ray slope a column and a row, multiplied over the grid: cheaper than turning the
+    # flat indices back into rows and columns (an integer division a point).
+    x_slope = ((cols - camera.cx) / camera.fx).astype(np.float32)
+    y_slope = ((rows - camera.cy) / camera.fy).astype(np.float32)
+    points["x"] = (x_slope[None, :] * z).ravel()[kept]
+    points["y"] = (y_slope[:, None] * z).ravel()[kept]
+    points["z"] = z.ravel()[kept]
+    kept_labels = grid_labels.ravel()[kept]
     points["rgb"] = cfg.colours[kept_labels].view(np.float32)
     points["label"] = kept_labels
     return points
 
 
-def _nearest(index: np.ndarray, size: int, other: int) -> np.ndarray:
-    """For pixel indices of an axis of ``size`` pixels, the pixel of an axis of ``other``
-    pixels whose centre is nearest (centres aligned, as the segmenter resizes labels)."""
-    if size == other:
-        return index
-    return np.minimum(((index + 0.5) * (other / size)).astype(np.int64), other - 1)
+def _labels_at(labels: np.ndarray, shape: Tuple[int, int], stride: int) -> np.ndarray:
+    """The labels at every stride-th pixel of an image of ``shape`` showing the same view:
+    the label whose pixel centre is nearest (centres aligned, as the segmenter resizes)."""
+    if labels.shape == tuple(shape):
+        return labels[::stride, ::stride]
+    rows, cols = (np.minimum(((np.arange(0, n, stride) + 0.5) * (m / n)).astype(np.int64),
+                             m - 1) for n, m in zip(shape, labels.shape))
+    return labels[rows[:, None], cols[None, :]]
 
 
 def cloud_fields(points: np.ndarray) -> CloudFields:
     """PointCloud2 fields for the points, byte for byte what sensor_msgs_py's create_cloud
     gives on a little-endian machine: one unordered row, is_dense false."""
-    data = np.ascontiguousarray(points, POINT_DTYPE).tobytes()
+    data = np.ascontiguousarray(points, POINT_DTYPE).view(np.uint8)
     return CloudFields(1, len(points), FIELDS, False, POINT_DTYPE.itemsize,
                        POINT_DTYPE.itemsize * len(points), data, False)

@@ -265,3 +265,18 @@ def test_points_output_counts_every_reason_to_skip_a_frame():
     assert out.diagnostics() == {"points: frames published": "1", "points: frames no depth": "1",
                                  "points: frames no camera_info": "2",
                                  "points: frames bad depth": "2"}
+
+
+def test_an_empty_selection_is_an_empty_cloud_message():
+    points = _cloud(scene_mm(), np.zeros((48, 64), np.uint8), "red")
+    msg = cloud_msg.to_msg(_header(), points, builder="numpy")
+    assert (msg.width, msg.row_step, len(msg.data), msg.point_step) == (0, 0, 0, 17)
+
+
+def test_intrinsics_from_a_camera_info_message():
+    from sensor_msgs.msg import CameraInfo, RegionOfInterest
+
+    msg = CameraInfo(width=128, height=96, k=K, p=P, binning_x=2, binning_y=2,
+                     roi=RegionOfInterest(x_offset=4, y_offset=6, width=60, height=40,
+                                          do_rectify=True))
+    assert caminfo.from_msg(msg) == caminfo.Intrinsics(128, 96, K, P, 2, 2, 4, 6, 60, 40, True)

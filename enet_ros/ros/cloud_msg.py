@@ -40,5 +40,7 @@ def to_msg(header: Any, points: np.ndarray, builder: str = BUILDER) -> PointClou
                       fields=point_fields(), is_bigendian=plain.is_bigendian,
                       point_step=plain.point_step, row_step=plain.row_step,
                       is_dense=plain.is_dense)
-    msg.data = array.array("B", plain.data)  # the fast path into uint8[], as create_cloud
+    data = array.array("B")
+    data.frombytes(plain.data)  # one copy, and array.array is the fast path into uint8[]
+    msg.data = data
     return msg
