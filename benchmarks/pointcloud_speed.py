@@ -3,8 +3,8 @@
 For each size and stride, what the node's worker does a frame: PointsOutput.make (pair, decode
 the 16UC1 depth, pinhole projection, labels, filter; the depth image already waiting), then the
 PointCloud2 message, built with numpy alone or with sensor_msgs_py's create_cloud (when it is
-importable: put a branch of ../shared/ros2-python on PYTHONPATH), interleaved. The scene: a plane at 2 m
-with a nearer box, a hole of no depth, every class kept. Medians in milliseconds.
+importable: put a branch of ../shared/ros2-python on PYTHONPATH), interleaved. The scene: a
+plane at 2 m with a nearer box, a hole of no depth, every class kept. Medians in milliseconds.
 
     PYTHONPATH=../shared/ros2-python/jazzy/sensor_msgs_py python benchmarks/pointcloud_speed.py
 """

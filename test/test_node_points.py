@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -114,7 +115,8 @@ def _cloud(msg: PointCloud2) -> np.ndarray:
     return np.frombuffer(bytes(msg.data), dtype, count=msg.width * msg.height)
 
 
-def _points_of(probe: Probe, depth_of: callable, tries: int = 5) -> tuple:
+def _points_of(probe: Probe, depth_of: Callable[[tuple[int, int]], tuple], tries: int = 5
+               ) -> tuple:
     """Send frames until one comes back as points (the first may beat camera_info to the
     node); (stamp, depth sent in metres, points message, labels message)."""
     for _ in range(tries):
