@@ -77,6 +77,7 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
             ("image", image),
             ("image/compressed", f"{image}/compressed"),
             ("camera_info", LaunchConfiguration("camera_info")),
+            ("depth", LaunchConfiguration("depth")),
         ],
     )
     # rviz/segment.rviz shows the relative topics enet/overlay and enet/color, so rviz in the
@@ -103,6 +104,10 @@ def generate_launch_description() -> LaunchDescription:
             "camera_info", default_value="/camera/camera_info",
             description="CameraInfo topic of that camera; republished scaled to the labels "
                         "as enet/camera_info."),
+        DeclareLaunchArgument(
+            "depth", default_value="/camera/aligned_depth_to_color/image_raw",
+            description="Depth image registered to the camera image (16UC1 mm or 32FC1 m); "
+                        "subscribed while someone listens to enet/points."),
         *[DeclareLaunchArgument(name, default_value="", description=description)
           for name, _, description in PARAMETER_ARGUMENTS],
         DeclareLaunchArgument(

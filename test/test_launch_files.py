@@ -177,11 +177,13 @@ def test_a_malformed_number_is_a_clear_error():
 
 def test_segment_launch_remaps_node_topics():
     launched = stand_in.run(SEGMENT, "kilted", {"image": "/front/image_raw",
-                                                "camera_info": "/front/info"})
+                                                "camera_info": "/front/info",
+                                                "depth": "/front/depth_registered"})
     (node,) = launched.node("enet_ros")
     remaps = {k: launched.resolve(v) for k, v in node.arg("remappings")}
     assert remaps == {"image": "/front/image_raw", "image/compressed":
-                      "/front/image_raw/compressed", "camera_info": "/front/info"}
+                      "/front/image_raw/compressed", "camera_info": "/front/info",
+                      "depth": "/front/depth_registered"}
 
 
 def _rviz_topics() -> set[str]:
@@ -190,6 +192,14 @@ def _rviz_topics() -> set[str]:
     assert manager["Transformation"]["Current"]["Class"] == "rviz_common/Identity"
     return {d["Topic"]["Value"] for d in manager["Displays"]
             if d["Class"] == "rviz_default_plugins/Image" and d["Enabled"]}
+
+
+def test_rviz_shows_the_points_coloured_by_class():
+    config = yaml.safe_load((ROOT / "rviz" / "segment.rviz").read_text(encoding="utf-8"))
+    (cloud,) = [d for d in config["Visualization Manager"]["Displays"]
+                if d["Class"] == "rviz_default_plugins/PointCloud2"]
+    assert cloud["Enabled"] and cloud["Topic"]["Value"] == "enet/points"
+    assert (cloud["Color Transformer"], cloud["Position Transformer"]) == ("RGB8", "XYZ")
 
 
 def _resolve_topic(namespace: str, topic: str) -> str:

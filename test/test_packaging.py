@@ -81,7 +81,7 @@ ROSDISTRO_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-on
                   "python3-catkin-pkg", "python3-colcon-common-extensions", "python3-pil",
                   "python3-packaging"}
 ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "launch",
-                "launch_ros", "ros2launch", "rviz2"}
+                "launch_ros", "ros2launch", "rviz2", "sensor_msgs_py"}
 # Imports of the tests that are not run-time dependencies: test tools with their rosdep keys,
 # and the offline training stack, whose tests conftest.py leaves out where torch is missing.
 TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",

@@ -14,6 +14,7 @@ Pure Python with no ROS imports; the node copies fields between this and the mes
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,11 @@ def _scaled(info: Intrinsics, sx: float, sy: float, width: int, height: int) -> 
     k = tuple(v * sx if i < 3 else v * sy if i < 6 else v for i, v in enumerate(info.k))
     p = tuple(v * sx if i < 4 else v * sy if i < 8 else v for i, v in enumerate(info.p))
     return replace(info, width=width, height=height, k=k, p=p, binning_x=0, binning_y=0)
+
+
+def from_msg(msg: Any) -> Intrinsics:
+    """The Intrinsics of a sensor_msgs/CameraInfo (read by attribute: no ROS import here)."""
+    roi = msg.roi
+    return Intrinsics(msg.width, msg.height, tuple(msg.k), tuple(msg.p), msg.binning_x,
+                      msg.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height,
+                      roi.do_rectify)

@@ -36,6 +36,8 @@ DEPENDENCIES: tuple[Dependency, ...] = (
     Dependency("sensor_msgs", "sensor_msgs", None),
     Dependency("std_msgs", "std_msgs", None),
     Dependency("diagnostic_msgs", "diagnostic_msgs", None),
+    # enet/points uses it where importable (every ROS 2 install) and numpy alone otherwise.
+    Dependency("sensor_msgs_py", "sensor_msgs_py", None),
     # TensorRT and its CUDA bindings come with JetPack or NVIDIA's wheels; rosdep has no key.
     Dependency("tensorrt", None, "tensorrt", optional=True),
     Dependency("cuda", None, "cuda-python", optional=True),

@@ -35,16 +35,18 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
+from enet_ros import pointcloud
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import ImageCodecError
 from enet_ros.model_file import ModelFileError, open_model_file
 from enet_ros.palette import PaletteError, load_palette
 from enet_ros.ros import camera_info as caminfo
-from enet_ros.ros import dependencies, params, pipeline
+from enet_ros.ros import cloud_msg, dependencies, params, pipeline
 from enet_ros.ros.frame_slot import LatestSlot
+from enet_ros.ros.points import DepthFrame, PointsOutput
 from enet_ros.ros.stats import NodeStats, SequenceGaps
 from enet_ros.segmenter import Segmenter
 
@@ -88,6 +90,8 @@ class SegmentNode(Node):
         self._engine: Any = None
         self._camera_sub: Subscription | None = None
         self._camera_reliability = ""
+        self._depth_sub: Subscription | None = None
+        self._depth_reliability: str | None = None
 
     def _value(self, name: str) -> Any:
         """A parameter's current value. The worker reads the run-time ones (overlay_alpha, the
@@ -128,6 +132,10 @@ class SegmentNode(Node):
             began = time.perf_counter()
             self._segmenter.segment(np.zeros((*size, 3), np.uint8))
             log.info(f"warm-up inference took {(time.perf_counter() - began) * 1e3:.0f} ms")
+            self._points = PointsOutput(pointcloud.settings(
+                palette.class_names, palette.colours, self._value("points_classes"),
+                self._value("points_stride"), self._value("points_max_range")),
+                self._value("depth_slop"))
         except ModuleNotFoundError as err:  # onnx, onnxruntime: imported when first needed
             raise StartupError(dependencies.missing_message(err)) from None
         except (ParameterException, FileNotFoundError, ModelFileError, PaletteError, ValueError,
@@ -165,6 +173,10 @@ class SegmentNode(Node):
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
                                      qos_profile_sensor_data)
         self.create_timer(self._value("diagnostics_period"), self._publish_diagnostics)
+        self._points_pub = self.create_publisher(PointCloud2, "enet/points", out_qos,
+                                                 qos_overriding_options=qos_options)
+        self._depth_topic = self.resolve_topic_name("depth")
+        self.create_timer(RELIABILITY_CHECK_S, self._match_depth_subscription)
 
     def _match_camera_reliability(self) -> None:
         """Subscribe to the camera anew when its publishers call for another reliability."""
@@ -191,6 +203,29 @@ class SegmentNode(Node):
             self._on_image_with_info if MESSAGE_INFO else self._on_image, qos,
             qos_overriding_options=options)
         self._camera_reliability = reliability
+
+    def _match_depth_subscription(self) -> None:
+        """Subscribe to depth only while enet/points has subscribers (a depth image costs the
+        middleware as much as a camera frame), with the reliability chosen as the camera's."""
+        wanted = None
+        if self._points_pub.get_subscription_count() > 0:
+            publishers = [p.qos_profile.reliability.name.lower()
+                          for p in self.get_publishers_info_by_topic(self._depth_topic)]
+            wanted = (params.camera_reliability(self._value("camera_reliability"), publishers)
+                      or self._depth_reliability or "best_effort")
+        if wanted == self._depth_reliability:
+            return
+        if self._depth_sub is not None:
+            self.destroy_subscription(self._depth_sub)
+            self._depth_sub = None
+        if wanted is not None:
+            qos = QoSProfile(depth=2, durability=qos_profile_sensor_data.durability,
+                             reliability=ReliabilityPolicy[wanted.upper()])
+            self._depth_sub = self.create_subscription(Image, self._depth_topic,
+                                                       self._on_depth, qos)
+        self.get_logger().info(f"depth: {self._depth_topic} {wanted}" if wanted else
+                               "depth: unsubscribed (nobody listens to enet/points)")
+        self._depth_reliability = wanted
 
     # -- parameters ------------------------------------------------------------------------
 
@@ -225,6 +260,11 @@ class SegmentNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
+    def _on_depth(self, msg: Image) -> None:
+        self._points.add_depth(_stamp_ns(msg.header), DepthFrame(
+            msg.header.frame_id, msg.encoding, msg.height, msg.width, msg.step,
+            bool(msg.is_bigendian), msg.data))
+
     def _listened(self, name: str) -> bool:
         """Enabled and subscribed: only then is output ``name`` worth computing."""
         return bool(self._value(f"publish_{name}")) and (
@@ -241,7 +281,11 @@ class SegmentNode(Node):
     def _process(self, header: Header, frame: Any) -> None:
         """Segment one frame into the outputs someone listens to; count whatever happens."""
         log = self.get_logger()
-        wanted = pipeline.Wanted(*(self._listened(n) for n in ("labels", "color", "overlay")))
+        listened = {n: self._listened(n) for n in ("labels", "color", "overlay")}
+        points = self._points_pub.get_subscription_count() > 0
+        # enet/points needs the labels even when nobody listens to enet/labels itself
+        wanted = pipeline.Wanted(listened["labels"] or points, listened["color"],
+                                 listened["overlay"])
         if not wanted.any:
             self._stats.count("idle")
             return
@@ -263,9 +307,11 @@ class SegmentNode(Node):
                                    * 1e-3)
         for name in ("labels", "color", "overlay"):
             encoded = getattr(out, name)
-            if encoded is not None:
+            if encoded is not None and listened[name]:
                 self._pubs[name].publish(_image_msg(header, encoded))
         self._publish_camera_info(header, *out.size)
+        if points:
+            self._publish_points(header, out.labels)
         self._stats.count("published")
         self._stats.output_rate.tick()
         stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
@@ -278,10 +324,7 @@ class SegmentNode(Node):
                 or self._info_pub.get_subscription_count() == 0:
             return
         try:
-            scaled = caminfo.scale_to(caminfo.Intrinsics(
-                info.width, info.height, tuple(info.k), tuple(info.p), info.binning_x,
-                info.binning_y, info.roi.x_offset, info.roi.y_offset, info.roi.width,
-                info.roi.height, info.roi.do_rectify), width, height)
+            scaled = caminfo.scale_to(caminfo.from_msg(info), width, height)
         except ValueError as err:
             self.get_logger().warning(f"camera_info not republished: {err}",
                                       throttle_duration_sec=LOG_THROTTLE_S)
@@ -291,13 +334,28 @@ class SegmentNode(Node):
                          k=scaled.k, p=scaled.p)
         self._info_pub.publish(msg)
 
+    def _publish_points(self, header: Header, labels: pipeline.EncodedImage) -> None:
+        """enet/points of this frame: in its depth image's frame, with the frame's stamp."""
+        info = self._camera_info
+        result = self._points.make(
+            _stamp_ns(header),
+            np.frombuffer(labels.data, np.uint8).reshape(labels.height, labels.width),
+            None if info is None else caminfo.from_msg(info))
+        if result.points is None:
+            self.get_logger().warning(f"enet/points: skipping a frame: {result.problem}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        self._points_pub.publish(cloud_msg.to_msg(
+            Header(stamp=header.stamp, frame_id=result.frame_id), result.points))
+
     def _publish_diagnostics(self) -> None:
         """One status per node, named by its fully qualified name (/front/enet_segment) and
         with the camera topic as hardware_id, so that several cameras stay apart in
         rqt_robot_monitor and diagnostic_aggregator."""
         level, message, values = self._stats.summary(
             self._slot.dropped, self._engine.name, self._engine.providers,
-            {"input topic": self._image_topic, "precision": self._engine.precision})
+            {"input topic": self._image_topic, "precision": self._engine.precision,
+             "points built with": cloud_msg.BUILDER, **self._points.diagnostics()})
         status = DiagnosticStatus(level=bytes([level]),
                                   name=f"{self.get_fully_qualified_name()}: segmentation",
                                   message=message, hardware_id=self._image_topic,
@@ -313,6 +371,10 @@ class SegmentNode(Node):
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+
+
+def _stamp_ns(header: Header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def _image_msg(header: Header, encoded: pipeline.EncodedImage) -> Image:

@@ -104,6 +104,17 @@ PARAMS: tuple[ParamSpec, ...] = (
               "scaled to the labels."),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.",
               float_range=(0.1, 60.0)),
+    # enet/points: the labels in 3D from a depth image registered to the camera image
+    ParamSpec("depth_slop", 0.0, "Seconds a depth image's stamp may differ from the camera "
+              "frame's for enet/points to pair them (the nearest wins); 0: equal stamps only.",
+              float_range=(0.0, 1.0)),
+    ParamSpec("points_classes", "", "Class names whose pixels enet/points keeps, "
+              "comma-separated (e.g. 'Car,Pedestrian'); empty: every class."),
+    ParamSpec("points_stride", 1, "enet/points takes every n-th depth pixel in each "
+              "direction (2: a quarter of the points).", int_range=(1, 64, 1)),
+    ParamSpec("points_max_range", 0.0, "Metres beyond which enet/points drops a depth; 0: "
+              "no limit (zero and non-finite depths are always dropped).",
+              float_range=(0.0, 1000.0)),
 )
 
 PARAM_NAMES = frozenset(p.name for p in PARAMS)

@@ -1,0 +1,87 @@
+"""The node's ``enet/points``: depth pairing, projection and the counts, without rclpy.
+
+The node hands depth images over as plain fields from its subscription callback and asks,
+for each segmented frame, for the labelled points; everything that can go wrong (no depth image
+for the frame, no camera_info, a malformed depth image) is counted here, reported in
+diagnostics, and answered with the reason instead of points, so the node skips the frame.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple, Optional
+
+import numpy as np
+
+from enet_ros import pointcloud
+from enet_ros.depth_pairing import DepthPairer
+from enet_ros.ros import camera_info as caminfo
+
+# The longest a segmented frame waits for its depth image (published after it by drivers that
+# register depth to colour); a frame whose depth is later than this is counted without depth.
+DEPTH_WAIT_S = 0.2
+
+
+class DepthFrame(NamedTuple):
+    """The fields of a sensor_msgs/Image depth message that the points need."""
+
+    frame_id: str
+    encoding: str
+    height: int
+    width: int
+    step: int
+    is_bigendian: bool
+    data: Any  # bytes-like
+
+
+class PointsResult(NamedTuple):
+    """Points of POINT_DTYPE and the depth image's frame, or None and why not."""
+
+    points: Optional[np.ndarray]
+    frame_id: str = ""
+    problem: str = ""
+
+
+class PointsOutput:
+    """Pairs depth images with segmented frames and turns the pair into labelled points."""
+
+    def __init__(self, cfg: pointcloud.CloudSettings, slop_s: float,
+                 wait_s: float = DEPTH_WAIT_S) -> None:
+        self._cfg = cfg
+        self._slop_ns = int(round(slop_s * 1e9))
+        self._wait_s = wait_s
+        self._depths = DepthPairer()
+        self._counts = {"published": 0, "no depth": 0, "no camera_info": 0, "bad depth": 0}
+
+    def add_depth(self, stamp_ns: int, depth: DepthFrame) -> None:
+        """Keep a depth image until a frame takes it (subscription callback; cheap)."""
+        self._depths.put(stamp_ns, depth)
+
+    def make(self, stamp_ns: int, labels: np.ndarray,
+             info: Optional[caminfo.Intrinsics]) -> PointsResult:
+        """The points of the frame stamped ``stamp_ns`` whose labels (uint8 HxW) are given,
+        from its depth image and ``info`` (the camera's intrinsics); counted either way."""
+        if info is None:
+            return self._skip("no camera_info", "no camera_info received yet")
+        depth = self._depths.take(stamp_ns, self._slop_ns, self._wait_s)
+        if depth is None:
+            return self._skip("no depth", f"no depth image within {self._slop_ns * 1e-9:g} s "
+                                          f"of the frame's stamp")
+        try:
+            samples = pointcloud.decode_depth(depth.encoding, depth.height, depth.width,
+                                              depth.step, depth.is_bigendian, depth.data)
+            camera = pointcloud.pinhole(info, depth.width, depth.height)
+            points = pointcloud.labelled_points(
+                samples, pointcloud.DEPTH_ENCODINGS[depth.encoding][1], labels, camera, self._cfg)
+        except pointcloud.DepthError as err:
+            return self._skip("bad depth", f"malformed depth image: {err}")
+        except ValueError as err:  # from pinhole: P without focal lengths, no size
+            return self._skip("no camera_info", f"unusable camera_info: {err}")
+        self._counts["published"] += 1
+        return PointsResult(points, depth.frame_id)
+
+    def _skip(self, counter: str, problem: str) -> PointsResult:
+        self._counts[counter] += 1
+        return PointsResult(None, problem=problem)
+
+    def diagnostics(self) -> Dict[str, str]:
+        """Key/values for the node's diagnostics status."""
+        return {f"points: frames {name}": str(n) for name, n in dict(self._counts).items()}
