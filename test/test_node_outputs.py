@@ -16,7 +16,7 @@ from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from sensor_msgs.msg import Image
 
-from _node_harness import NodeProcess, Probe, blocks_frame, node_command, ros_env
+from _node_harness import NodeProcess, Probe, blocks_frame, node_command, probe_environment
 from _runtime_fixtures import make_model_file
 from enet_ros.ros import label_info
 
@@ -28,16 +28,9 @@ CAMVID = ("Sky", "Building", "Pole", "Road", "Sidewalk", "Tree", "SignSymbol", "
 
 @pytest.fixture
 def env(tmp_path):
-    """ROS environment for the node and the probe (the probe reads os.environ at init)."""
-    env = ros_env(tmp_path / "ros_log")
-    saved = {k: os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR")}
-    os.environ.update({k: env[k] for k in saved})
-    yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    """ROS environment for the node and the probe."""
+    with probe_environment(tmp_path / "ros_log") as env:
+        yield env
 
 
 def _pixels(msg: Image) -> np.ndarray:
