@@ -97,6 +97,7 @@ setup(
             "enet-ros = enet_ros.cli:main",
             "enet-train = enet_train.cli:main",
             "segment_node = enet_ros.ros.segment_node:main",
+            "segment_lifecycle_node = enet_ros.ros.segment_node:lifecycle_main",
         ],
     },
 )

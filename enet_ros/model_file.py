@@ -3,14 +3,16 @@
 An ENet model file is a self-contained ONNX file with
 
 * input ``image``: uint8 [N, H, W, 3] RGB (H, W dynamic multiples of 8, or fixed),
-* output ``labels``: uint8 [N, H, W] class ids, and optionally ``confidence``: float32
-  [N, H, W], the winning class's softmax probability,
+* output ``labels``: uint8 [N, H, W] class ids, and optionally ``confidence``: uint8
+  [N, H, W], floor(255 x the winning class's softmax probability + 0.5) (rounded in the graph,
+  so every engine gives the same bytes; files without it run, their users get no confidence),
 * metadata_props describing itself (``ModelMetadata``).
 
-A second I/O flavour (``IO_KINDS["float32"]``) takes float32 RGB 0..255 and gives int32 labels,
-the same graph otherwise: TensorRT before 8.5 parses no uint8 tensor at all and before 8.6
-casts none, so JetPack 4 and 5 need it. The metadata names the flavour, the checker holds the
-graph to it, and the engines convert at the edges, so callers always see uint8 in and out.
+A second I/O flavour (``IO_KINDS["float32"]``) takes float32 RGB 0..255 and gives int32 labels
+and int32 confidence (the same 0..255 values), the same graph otherwise: TensorRT before 8.5
+parses no uint8 tensor at all and before 8.6 casts none, so JetPack 4 and 5 need it. The
+metadata names the flavour, the checker holds the graph to it, and the engines convert at the
+edges, so callers always see uint8 in and out.
 
 This module both writes (``ModelMetadata.to_props``, used by the exporter) and checks
 (``open_model_file``) that contract, so the two sides cannot drift apart. It needs the ``onnx``
@@ -43,7 +45,8 @@ class ModelFileError(ValueError):
 
 @dataclass(frozen=True)
 class IOKind:
-    """One I/O flavour of the contract: the dtypes of the graph's image input and labels."""
+    """One I/O flavour of the contract: the dtypes of the graph's image input and of its
+    integer outputs (labels, and confidence where the file has it: both hold values 0..255)."""
 
     name: str
     input_dtype: np.dtype
@@ -55,7 +58,7 @@ class IOKind:
 
 IO_KINDS = {
     "uint8": IOKind("uint8", np.dtype(np.uint8), np.dtype(np.uint8)),
-    # For TensorRT < 8.6: float32 RGB 0..255 in, int32 class ids out.
+    # For TensorRT < 8.6: float32 RGB 0..255 in, int32 class ids (and confidence) out.
     "float32": IOKind("float32", np.dtype(np.float32), np.dtype(np.int32)),
 }
 DEFAULT_IO = "uint8"  # files written before the key existed are all uint8
@@ -224,9 +227,13 @@ def open_model_file(path: str | Path) -> ModelFile:
                              f"{_dims(labels)}")
     _check_io_dtype(path, "output", labels, io.labels_dtype, io)
     has_confidence = CONFIDENCE_NAME in outputs
-    if has_confidence and outputs[CONFIDENCE_NAME].type.tensor_type.elem_type != \
-            onnx.TensorProto.FLOAT:
-        raise ModelFileError(f"{path}: output {CONFIDENCE_NAME!r} must be float32")
+    if has_confidence:
+        if _dims(outputs[CONFIDENCE_NAME]) != _dims(labels):
+            raise ModelFileError(f"{path}: output {CONFIDENCE_NAME!r} must have the labels' "
+                                 f"shape {_dims(labels)}, got {_dims(outputs[CONFIDENCE_NAME])}")
+        # The same dtype as the labels: a float32 confidence (enet_train before the uint8
+        # contract) is refused with what to do, not misread.
+        _check_io_dtype(path, "output", outputs[CONFIDENCE_NAME], io.labels_dtype, io)
     height, width = dims[1], dims[2]
     fixed = (height, width) if isinstance(height, int) and isinstance(width, int) else None
     if fixed and (fixed[0] % SIZE_MULTIPLE or fixed[1] % SIZE_MULTIPLE):

@@ -1,8 +1,8 @@
 """One camera frame in, a Segmentation out: resize, infer, labels, colour mask, overlay.
 
 The ROS node, the bag tool and the command line all call ``Segmenter.segment``, so a frame
-is processed the same way wherever it comes from. Work nobody asked for is skipped: colour and
-overlay are computed only when requested, and the camera image is resized only when its size
+is processed the same way wherever it comes from. Work nobody asked for is skipped: colour,
+overlay and confidence are computed only when requested, and the camera image is resized only when its size
 differs from the network's.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Segmentation:
     overlay: RGB HxWx3 at the labels' resolution: the camera image (camera resolution) or the
         image the network saw (network resolution) blended with the colours; None when not
         asked for.
+    confidence: uint8 HxW at the labels' resolution, round(255 x the top class's probability),
+        or None when not asked for or the model file has no confidence output.
     timings: milliseconds spent in resize, infer and postprocess (label resize, colour,
         overlay), and their total.
     """
@@ -41,6 +43,7 @@ class Segmentation:
     color: np.ndarray | None = None
     overlay: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    confidence: np.ndarray | None = None
 
 
 def _ms(start: float, end: float) -> float:
@@ -80,8 +83,13 @@ class Segmenter:
         self.input_size: tuple[int, int] = (int(size[0]), int(size[1]))
         self.output_resolution = output_resolution
 
+    @property
+    def has_confidence(self) -> bool:
+        """Whether the model file has the confidence output ``segment`` can return."""
+        return self.engine.model.has_confidence
+
     def segment(self, rgb: np.ndarray, color: bool = True, overlay: bool = True,
-                overlay_alpha: float = 0.5) -> Segmentation:
+                overlay_alpha: float = 0.5, confidence: bool = False) -> Segmentation:
         """Segment one RGB uint8 HxWx3 frame (any size; it is resized to input_size)."""
         if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
                 or rgb.shape[2] != 3 or 0 in rgb.shape:
@@ -94,16 +102,22 @@ class Segmenter:
         network_rgb = rgb if same_size else cv2.resize(rgb, (width, height),
                                                        interpolation=cv2.INTER_LINEAR)
         resized = time.perf_counter()
-        labels = self.engine.infer(network_rgb[np.newaxis])[0]
+        labels, certainty = self.engine.infer_with_confidence(network_rgb[np.newaxis])
+        labels, certainty = labels[0], (certainty[0] if confidence and certainty is not None
+                                        else None)
         inferred = time.perf_counter()
         base = network_rgb
         if self.output_resolution == "camera" and not same_size:
-            labels = cv2.resize(labels, (rgb.shape[1], rgb.shape[0]),
-                                interpolation=cv2.INTER_NEAREST_EXACT)
+            # nearest neighbour for both, so each confidence pixel stays its label's
+            camera_size = (rgb.shape[1], rgb.shape[0])
+            labels = cv2.resize(labels, camera_size, interpolation=cv2.INTER_NEAREST_EXACT)
+            if certainty is not None:
+                certainty = cv2.resize(certainty, camera_size,
+                                       interpolation=cv2.INTER_NEAREST_EXACT)
             base = rgb
         colour = self.palette.colorize(labels) if color or overlay else None
         blended = self.palette.overlay(base, colour, overlay_alpha) if overlay else None
         done = time.perf_counter()
         timings = {"resize": _ms(start, resized), "infer": _ms(resized, inferred),
                    "postprocess": _ms(inferred, done), "total": _ms(start, done)}
-        return Segmentation(labels, colour if color else None, blended, timings)
+        return Segmentation(labels, colour if color else None, blended, timings, certainty)

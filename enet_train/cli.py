@@ -204,8 +204,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="input width the runtime uses by default, multiple of 8 (480)")
     export.add_argument("--fixed-size", action="store_true",
                         help="fix the input size to --height x --width instead of dynamic")
-    export.add_argument("--confidence", action="store_true",
-                        help="add a float32 'confidence' output (winning class probability)")
+    export.add_argument("--confidence", action=argparse.BooleanOptionalAction, default=True,
+                        help="add the 'confidence' output: uint8 round(255 x the winning "
+                             "class's probability), int32 with --io float32 (default: on; "
+                             "--no-confidence saves its share of each frame)")
     export.add_argument("--verify-images", type=existing_dir,
                         help="folder of images to verify on (default: CamVid val if present)")
     export.add_argument("--verify-count", type=positive_int, default=8, help="images to verify on")

@@ -23,12 +23,13 @@ What changes between training and the model file, and why:
   and the final transposed conv is a 1x1 conv to 4 phases with the argmax per phase
   (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
 * Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
-  class ids out (and optionally the winning class's softmax probability), so the robot needs no
-  torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
+  class ids out (and optionally the confidence, floor(255 x the winning class's softmax
+  probability + 0.5) as uint8: Floor before the Cast, since engines differ in how a Cast of a
+  fraction rounds), so the robot needs no torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
   and the labels are cast last, so no operator but Cast sees an 8-bit tensor (TensorRT allows
   uint8 at the network's edges only).
-* ``io="float32"`` writes the same graph with float32 RGB 0..255 in and int32 class ids out
-  (no Cast at the input): TensorRT documents uint8 casts from 8.6 on, so JetPack 5 needs it.
+* ``io="float32"`` writes the same graph with float32 RGB 0..255 in and int32 class ids (and
+  int32 confidence, same values) out (no Cast at the input): TensorRT documents uint8 casts from 8.6 on, so JetPack 5 needs it.
 * Opset 17: torch's exporter writes 18, onnx's version converter takes the graph to 17, the
   newest opset TensorRT 8.4 to 8.6 document (10.x reads 9 to 20). The verification after
   export runs the converted file, so a conversion that changed a label would be caught.
@@ -344,7 +345,7 @@ class ImageToLabels(nn.Module):
             labels = logits.argmax(dim=1).to(self.labels_dtype)
             if not self.confidence:
                 return labels
-            return labels, torch.softmax(logits, dim=1).amax(dim=1)
+            return labels, self._confidence(torch.softmax(logits, dim=1).amax(dim=1))
         # Per output phase, then one interleave (DepthToSpace) of a single map.
         phases = self.head.phases(self.net(x))
         n, _, c, h, w = phases.shape
@@ -354,7 +355,11 @@ class ImageToLabels(nn.Module):
         if not self.confidence:
             return labels
         best = torch.softmax(flat, dim=1).amax(dim=1).reshape(n, 4, h, w)
-        return labels, F.pixel_shuffle(best, 2)[:, 0]
+        return labels, self._confidence(F.pixel_shuffle(best, 2)[:, 0])
+
+    def _confidence(self, best: torch.Tensor) -> torch.Tensor:
+        """The contract's confidence of the top class's probability: floor(255 p + 0.5)."""
+        return torch.floor(best * 255.0 + 0.5).to(self.labels_dtype)
 
 
 def _check_size(height: int, width: int) -> None:

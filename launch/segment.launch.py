@@ -65,9 +65,10 @@ def _nodes(context, *args, **kwargs) -> list[Node]:
     overrides = given_parameters(context)
     image = LaunchConfiguration("image").perform(context)
     share = FindPackageShare("enet_ros")
+    lifecycle = LaunchConfiguration("lifecycle").perform(context) == "true"
     segment = Node(
         package="enet_ros",
-        executable="segment_node",
+        executable="segment_lifecycle_node" if lifecycle else "segment_node",
         name="enet_segment",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
@@ -120,6 +121,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="Namespace of the node and its enet/* outputs, e.g. front_camera."),
+        DeclareLaunchArgument(
+            "lifecycle", default_value="false", choices=BOOLEAN,
+            description="true: the managed (lifecycle) node, which waits unconfigured for "
+                        "`ros2 lifecycle set <node> configure`, then activate (Humble on)."),
         DeclareLaunchArgument(
             "rviz", default_value="false", choices=BOOLEAN,
             description="Start rviz2 (in the same namespace) showing enet/overlay and "

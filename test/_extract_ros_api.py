@@ -33,6 +33,7 @@ SOURCES = {
 }
 # Modules whose public names the node or the launch files may import.
 RCLPY_MODULES = ("rclpy", "rclpy.node", "rclpy.executors", "rclpy.exceptions", "rclpy.parameter",
+                 "rclpy.lifecycle.node",
                  "rclpy.qos", "rclpy.qos_overriding_options", "rclpy.subscription",
                  "rclpy.publisher", "rclpy.logging")
 # Classes whose methods (with their parameter names) the node calls.

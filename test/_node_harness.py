@@ -9,6 +9,7 @@ process, spun by an executor thread: it publishes camera frames and collects wha
 from __future__ import annotations
 
 import array
+import contextlib
 import os
 import random
 import shutil
@@ -19,7 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from enet_ros.image_codec import encode_image
+from enet_ros.ros.demo import _environment
 
 
 def ros_env(log_dir: Path) -> dict[str, str]:
@@ -43,6 +45,15 @@ def ros_env(log_dir: Path) -> dict[str, str]:
     return {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
             "ROS_DOMAIN_ID": str(random.randrange(1, 200)), "ROS_LOG_DIR": str(log_dir),
             "RCUTILS_COLORIZED_OUTPUT": "0", "PYTHONUNBUFFERED": "1"}
+
+
+@contextlib.contextmanager
+def probe_environment(log_dir: Path) -> Iterator[dict[str, str]]:
+    """``ros_env(log_dir)`` for the node, with the probe's process environment (rclpy reads
+    os.environ at init) set to the same discovery range and log folder meanwhile."""
+    env = ros_env(log_dir)
+    with _environment({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR")}):
+        yield env
 
 
 def node_command() -> list[str]:

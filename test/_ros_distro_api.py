@@ -8,6 +8,10 @@ ros2/launch and ros2/launch_ros as released):
     jazzy: release/jazzy/rclpy/7.1.1-2, release/jazzy/launch/3.4.2-2, release/jazzy/launch_ros/0.26.5-2
     kilted: release/kilted/rclpy/9.1.0-2, release/kilted/launch/3.8.1-2, release/kilted/launch_ros/0.28.1-2
 
+rclpy.lifecycle.node was added by hand with the same tool's public_names (the release
+tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
+rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints).
+
 Modules map to their public names (space-separated); classes map each method
 or constructor to its parameter names. Edit only by regenerating.
 """
@@ -50,6 +54,10 @@ RCLPY = {'humble': {'rclpy': 'Context Future List Optional Parameter SignalHandl
                                                         'set_level': 'level',
                                                         'warn': 'message',
                                                         'warning': 'message'},
+            'rclpy.lifecycle.node': 'Callable CallbackGroup Dict LifecycleNode LifecycleNodeMixin '
+                                    'LifecyclePublisher LifecycleState ManagedEntity NamedTuple '
+                                    'Node Optional QoSProfile Service Set TransitionCallbackReturn '
+                                    'check_is_valid_srv_type lifecycle_msgs',
             'rclpy.logging': 'LoggingSeverity Path clear_config get_logger '
                              'get_logger_effective_level get_logging_directory '
                              'get_logging_severity_from_string initialize rclpy set_logger_level '
@@ -224,7 +232,11 @@ RCLPY = {'humble': {'rclpy': 'Context Future List Optional Parameter SignalHandl
                                                        'set_level': 'level',
                                                        'warn': 'message',
                                                        'warning': 'message'},
-           'rclpy.logging': 'LoggingSeverity Path RcutilsLogger Union clear_config get_logger '
+           'rclpy.lifecycle.node': 'Callable CallbackGroup Dict LifecycleNode LifecycleNodeMixin '
+                                    'LifecyclePublisher LifecycleState ManagedEntity NamedTuple '
+                                    'Node Optional QoSProfile Service Set TransitionCallbackReturn '
+                                    'check_is_valid_srv_type lifecycle_msgs',
+            'rclpy.logging': 'LoggingSeverity Path RcutilsLogger Union clear_config get_logger '
                             'get_logger_effective_level get_logger_level get_logging_directory '
                             'get_logging_severity_from_string initialize set_logger_level '
                             'shutdown',
@@ -420,6 +432,13 @@ RCLPY = {'humble': {'rclpy': 'Context Future List Optional Parameter SignalHandl
                                                         'set_level': 'level',
                                                         'warn': 'message',
                                                         'warning': 'message'},
+            'rclpy.lifecycle.node': 'Any Callable CallbackGroup CallbackNames '
+                                    'CreateLifecyclePublisherArgs Dict LifecycleNode '
+                                    'LifecycleNodeArgs LifecycleNodeMixin LifecyclePublisher '
+                                    'LifecycleState List Literal ManagedEntity MsgT NamedTuple Node '
+                                    'Optional QoSProfile Service Set TYPE_CHECKING '
+                                    'TransitionCallbackReturn Type TypedDict Union '
+                                    'check_is_valid_srv_type lifecycle_msgs',
             'rclpy.logging': 'LoggingSeverity Path RcutilsLogger Union clear_config get_logger '
                              'get_logger_effective_level get_logger_level get_logging_directory '
                              'get_logging_severity_from_string initialize set_logger_level '

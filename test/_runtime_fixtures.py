@@ -18,6 +18,9 @@ from enet_ros.model_file import ModelMetadata
 _BASE_WEIGHTS = np.array([[-1.0, -1.0, -1.0], [2.0, -1.0, -1.0], [-1.0, 2.0, -1.0],
                           [-1.0, -1.0, 2.0]], np.float32)
 _BASE_BIASES = np.array([200.0, 0.0, 0.0, 0.0], np.float32)
+# The confidence output is the softmax of the scores times this, so that it spreads over 0..255
+# (the raw scores differ by hundreds: every pixel would be 255).
+CONFIDENCE_TEMPERATURE = np.float32(0.02)
 
 
 def _parameters(num_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,6 +35,19 @@ def reference_labels(rgb: np.ndarray, num_classes: int = 4) -> np.ndarray:
     weights, biases = _parameters(num_classes)
     scores = rgb.astype(np.float32) @ weights.T + biases
     return scores.argmax(axis=-1).astype(np.uint8)
+
+
+def reference_confidence(rgb: np.ndarray, num_classes: int = 4) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """(uint8 confidence the fixture model answers, mask of the pixels where that value is
+    certain): floor(255 p + 0.5) computed in float64, and certain where 255 p + 0.5 is not
+    within 1e-3 of an integer, where float32 rounding in an engine could tip it."""
+    weights, biases = _parameters(num_classes)
+    scores = (rgb.astype(np.float64) @ weights.T + biases) * float(CONFIDENCE_TEMPERATURE)
+    exps = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    scaled = 255.0 * (exps.max(axis=-1) / exps.sum(axis=-1)) + 0.5
+    fraction = scaled - np.floor(scaled)
+    return np.floor(scaled).astype(np.uint8), (fraction > 1e-3) & (fraction < 1 - 1e-3)
 
 
 def fixture_metadata(num_classes: int = 4, height: int = 32, width: int = 48,
@@ -70,18 +86,26 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
     ]
     outputs = [helper.make_tensor_value_info("labels", labels_type,
                                              ["batch", height, width])]
-    if confidence:
-        nodes += [helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
-                  helper.make_node("ReduceMax", ["probabilities"], ["confidence"], axes=[1],
-                                   keepdims=0)]
-        outputs.append(helper.make_tensor_value_info("confidence", TensorProto.FLOAT,
+    if confidence:  # the contract's floor(255 p + 0.5), in the exporter's operators
+        nodes += [helper.make_node("Mul", ["scores", "temperature"], ["tempered"]),
+                  helper.make_node("Softmax", ["tempered"], ["probabilities"], axis=1),
+                  helper.make_node("ReduceMax", ["probabilities"], ["best"], axes=[1],
+                                   keepdims=0),
+                  helper.make_node("Mul", ["best", "c255"], ["best255"]),
+                  helper.make_node("Add", ["best255", "half"], ["rounding"]),
+                  helper.make_node("Floor", ["rounding"], ["rounded"]),
+                  helper.make_node("Cast", ["rounded"], ["confidence"], to=labels_type)]
+        outputs.append(helper.make_tensor_value_info("confidence", labels_type,
                                                      ["batch", height, width]))
     graph = helper.make_graph(
         nodes, "fixture", [helper.make_tensor_value_info("image", image_type,
                                                          ["batch", height, width, 3])],
         outputs, initializer=[numpy_helper.from_array(weights.reshape(num_classes, 3, 1, 1),
                                                       "weight"),
-                              numpy_helper.from_array(biases, "bias")])
+                              numpy_helper.from_array(biases, "bias"),
+                              *(numpy_helper.from_array(np.float32(v), name) for name, v in (
+                                  ("temperature", CONFIDENCE_TEMPERATURE), ("c255", 255.0),
+                                  ("half", 0.5)))])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     meta = metadata or fixture_metadata(num_classes, io=io)
     for key, value in meta.to_props().items():

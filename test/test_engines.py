@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _runtime_fixtures import reference_labels
+from _runtime_fixtures import reference_confidence, reference_labels
 
 from enet_ros import engines
 from enet_ros.engines import EngineError, open_engine, tensorrt_available
@@ -24,9 +24,13 @@ def test_onnxruntime_labels_match_the_reference_at_any_size(fixture_models: dict
     assert engine.input_size is None
     for shape in [(1, 16, 24, 3), (2, 40, 8, 3)]:
         batch = RNG.integers(0, 256, shape, dtype=np.uint8)
-        labels = engine.infer(batch)
-        assert labels.dtype == np.uint8 and labels.shape == shape[:3]
+        labels, confidence = engine.infer_with_confidence(batch)
+        assert labels.dtype == confidence.dtype == np.uint8
+        assert labels.shape == confidence.shape == shape[:3]
         np.testing.assert_array_equal(labels, reference_labels(batch, 5))
+        expected, certain = reference_confidence(batch, 5)
+        np.testing.assert_array_equal(confidence[certain], expected[certain])
+        np.testing.assert_array_equal(engine.infer(batch), labels)
     engine.close()
 
 
@@ -34,7 +38,9 @@ def test_fixed_size_model_rejects_other_sizes(fixture_models: dict) -> None:
     engine = open_engine("onnxruntime", fixture_models["fixed"])
     assert engine.input_size == (16, 24)
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(engine.infer(batch), reference_labels(batch))
+    labels, confidence = engine.infer_with_confidence(batch)  # a file without confidence
+    np.testing.assert_array_equal(labels, reference_labels(batch))
+    assert confidence is None
     with pytest.raises(EngineError, match="takes 24x16 images only, got 32x16"):
         engine.infer(np.zeros((1, 16, 32, 3), np.uint8))
 

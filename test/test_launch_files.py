@@ -102,6 +102,13 @@ def test_segment_launch_declares_the_documented_arguments():
     assert launched.node("rviz2") == []  # rviz only when asked
 
 
+def test_lifecycle_argument_starts_the_managed_node():
+    assert [n.arg("executable") for n in stand_in.run(SEGMENT, "humble").node("enet_ros")] == \
+        ["segment_node"]
+    launched = stand_in.run(SEGMENT, "humble", {"lifecycle": "true"})
+    assert [n.arg("executable") for n in launched.node("enet_ros")] == ["segment_lifecycle_node"]
+
+
 @pytest.mark.parametrize("path", [SEGMENT, MULTI], ids=lambda p: p.name)
 def test_launched_parameters_exist_in_node_and_config(path):
     """Each parameter a launch file can set is declared by the node and documented in the

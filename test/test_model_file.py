@@ -87,8 +87,12 @@ BROKEN = {
     "int64 labels (an ArgMax left uncast)": (dict(outputs=[("labels", I64, NHW)]),
                                              "output 'labels' is int64, but the metadata "
                                              "says I/O 'uint8'"),
-    "confidence not float32": (dict(outputs=[("labels", U8, NHW), ("confidence", U8, NHW)]),
-                               "output 'confidence' must be float32"),
+    "float32 confidence (before the uint8 contract)": (
+        dict(outputs=[("labels", U8, NHW), ("confidence", F32, NHW)]),
+        "output 'confidence' is float, but the metadata says I/O 'uint8'"),
+    "confidence with a channel axis": (
+        dict(outputs=[("labels", U8, NHW), ("confidence", U8, NHWC)]),
+        "output 'confidence' must have the labels' shape"),
     "fixed size not a multiple of 8": (dict(input_shape=[1, 36, 48, 3]),
                                        "fixed input size (36, 48) is not a multiple of 8"),
     "external weights": (dict(external=True), "stores weights in an external file"),

@@ -21,7 +21,7 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
+from _node_harness import NodeProcess, Probe, blocks_frame, probe_environment, raw_image
 from _runtime_fixtures import make_model_file
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import decode_compressed, decode_image
@@ -57,16 +57,9 @@ def reference(model):
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """ROS environment for the node and the probe (the probe reads os.environ at init)."""
-    env = ros_env(tmp_path_factory.mktemp("ros_log"))
-    saved = {k: os.environ.get(k) for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOG_DIR")}
-    os.environ.update({k: env[k] for k in saved})
-    yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    """ROS environment for the node and the probe."""
+    with probe_environment(tmp_path_factory.mktemp("ros_log")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,55 @@ def test_compressed_frames_give_an_rgb8_overlay(segmenter, rgb):
 def test_malformed_frames_raise_image_codec_errors(segmenter, frame):
     with pytest.raises(ImageCodecError):
         pipeline.run(segmenter, frame, pipeline.Wanted(), 0.5)
+
+
+def test_mask_and_confidence_are_made_only_when_wanted(tmp_path, rgb):
+    from _runtime_fixtures import reference_confidence
+    from enet_ros.class_mask import mask_table
+
+    model = open_model_file(make_model_file(tmp_path / "conf.onnx", confidence=True))
+    engine = open_engine("onnxruntime", model, providers=["CPUExecutionProvider"])
+    segmenter = Segmenter(engine, load_palette(None, model.metadata), input_size=(48, 64))
+    assert segmenter.has_confidence
+    table = mask_table((1, 2))  # red, green
+    out = pipeline.run(segmenter, _frame("rgb8", rgb), pipeline.Wanted(
+        True, False, False, mask=True, confidence=True), 0.5, table)
+    labels = reference_labels(rgb)
+    assert (out.mask.encoding, out.mask.height, out.mask.width, out.mask.step) == \
+        ("mono8", 48, 64, 64)
+    assert out.mask.data == np.where(np.isin(labels, (1, 2)), 255, 0).astype(np.uint8).tobytes()
+    assert (out.confidence.encoding, out.confidence.step) == ("mono8", 64)
+    confidence = np.frombuffer(out.confidence.data, np.uint8).reshape(48, 64)
+    expected, certain = reference_confidence(rgb)
+    np.testing.assert_array_equal(confidence[certain], expected[certain])
+    out = pipeline.run(segmenter, _frame("rgb8", rgb), pipeline.Wanted(True, False, False), 0.5,
+                       table)
+    assert out.mask is None and out.confidence is None
+    assert pipeline.Wanted(False, False, False, mask=True).any
+    assert pipeline.Wanted(False, False, False, confidence=True).any
+    engine.close()
+
+
+def test_a_model_without_confidence_gives_none(segmenter, rgb):
+    assert not segmenter.has_confidence
+    out = pipeline.run(segmenter, _frame("rgb8", rgb),
+                       pipeline.Wanted(False, False, False, confidence=True), 0.5)
+    assert out.confidence is None and out.labels is None
+
+
+def test_confidence_follows_the_labels_to_the_camera_size(tmp_path):
+    """Upsampled by nearest neighbour like the labels: a confidence pixel stays its label's."""
+    from _runtime_fixtures import reference_confidence
+
+    model = open_model_file(make_model_file(tmp_path / "conf.onnx", confidence=True))
+    engine = open_engine("onnxruntime", model, providers=["CPUExecutionProvider"])
+    small = np.random.default_rng(3).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    camera = cv2.resize(small, (64, 48), interpolation=cv2.INTER_NEAREST)
+    seg = Segmenter(engine, load_palette(None, model.metadata), input_size=(24, 32)).segment(
+        camera, color=False, overlay=False, confidence=True)
+    assert seg.confidence.shape == (48, 64)
+    expected, certain = reference_confidence(small)
+    expected = np.repeat(np.repeat(expected, 2, 0), 2, 1)
+    certain = np.repeat(np.repeat(certain, 2, 0), 2, 1)
+    np.testing.assert_array_equal(seg.confidence[certain], expected[certain])
+    engine.close()

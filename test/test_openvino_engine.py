@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from _runtime_fixtures import reference_labels
+from _runtime_fixtures import reference_confidence, reference_labels
 from conftest import REPO_ROOT, SHARED_DATASETS
 
 from enet_ros import engines
@@ -35,9 +35,12 @@ def test_fp32_labels_equal_the_reference_at_any_size_and_batch(fixture_models: d
     assert len(set(shapes)) > MAX_STATIC_SHAPES
     for shape in shapes:
         batch = RNG.integers(0, 256, shape, dtype=np.uint8)
-        labels = engine.infer(batch)
-        assert labels.dtype == np.uint8 and labels.shape == shape[:3]
+        labels, confidence = engine.infer_with_confidence(batch)
+        assert labels.dtype == confidence.dtype == np.uint8
+        assert labels.shape == confidence.shape == shape[:3]
         np.testing.assert_array_equal(labels, reference_labels(batch, 5))
+        expected, certain = reference_confidence(batch, 5)
+        np.testing.assert_array_equal(confidence[certain], expected[certain])
     red = np.zeros((1, 8, 8, 3), np.uint8)
     red[..., 0] = 250
     first = engine.infer(red)
@@ -52,7 +55,9 @@ def test_fixed_size_model_and_bad_batches(fixture_models: dict) -> None:
     engine = open_engine("openvino", fixture_models["fixed"], precision="fp32")
     assert engine.input_size == (16, 24)
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(engine.infer(batch), reference_labels(batch))
+    labels, confidence = engine.infer_with_confidence(batch)  # a file without confidence
+    np.testing.assert_array_equal(labels, reference_labels(batch))
+    assert confidence is None
     with pytest.raises(EngineError, match="takes 24x16 images only, got 32x16"):
         engine.infer(np.zeros((1, 16, 32, 3), np.uint8))
     with pytest.raises(EngineError, match="uint8 NxHxWx3"):

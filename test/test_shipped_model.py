@@ -82,7 +82,9 @@ def test_shipped_float32_io_model_is_for_tensorrt_8_4_and_matches_the_default():
     assert fp32io.fixed_size is None and fp32io.operators == default.operators
     loaded = onnx.load(str(FP32IO))
     edges = [v.type.tensor_type.elem_type for v in [*loaded.graph.input, *loaded.graph.output]]
-    assert edges == [onnx.TensorProto.FLOAT, onnx.TensorProto.INT32]
+    # image, labels, confidence: the integer outputs int32, which TensorRT 8.4 gives
+    assert edges == [onnx.TensorProto.FLOAT, onnx.TensorProto.INT32, onnx.TensorProto.INT32]
+    assert default.has_confidence and fp32io.has_confidence
     assert oldest_tensorrt(loaded).oldest == "8.4"
 
 

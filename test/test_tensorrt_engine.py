@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 from _fake_tensorrt import make_fake_cuda, make_fake_tensorrt
-from _runtime_fixtures import make_model_file, reference_labels
+from _runtime_fixtures import make_model_file, reference_confidence, reference_labels
 
 import enet_ros.engines as engines
 from enet_ros.engines import EngineError, open_engine
@@ -84,9 +84,12 @@ def test_labels_match_the_reference_on_each_release(install_tensorrt, models, tm
     assert engine.name == "tensorrt" and engine.providers[0].startswith(f"TensorRT {version}")
     for shape in [(1, 64, 96, 3), (3, 72, 64, 3)]:  # the profile's shapes change per batch
         batch = RNG.integers(0, 256, shape, dtype=np.uint8)
-        labels = engine.infer(batch)
-        assert labels.dtype == np.uint8 and labels.shape == shape[:3]
+        labels, confidence = engine.infer_with_confidence(batch)
+        assert labels.dtype == confidence.dtype == np.uint8
+        assert labels.shape == confidence.shape == shape[:3]
         np.testing.assert_array_equal(labels, reference_labels(batch, 5))
+        expected, certain = reference_confidence(batch, 5)
+        np.testing.assert_array_equal(confidence[certain], expected[certain])
     engine.close()
     with pytest.raises(EngineError, match="closed"):
         engine.infer(np.zeros((1, 64, 64, 3), np.uint8))

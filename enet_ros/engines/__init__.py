@@ -1,10 +1,11 @@
 """Inference back ends: one module each, chosen by ``open_engine``.
 
 Every engine takes what the model file contract puts in (uint8 NHWC RGB) and gives what it
-puts out (uint8 class ids NxHxW), so the segmenter never knows which one runs. A back end runs
-the graph with the dtypes of the file's I/O kind (float32 in and int32 out for older
-TensorRT); ``open_engine`` wraps every back end in ``ContractEngine``, which converts at the
-edges, so no back end and no caller deals with that. Back-end packages are imported only when
+puts out (uint8 class ids NxHxW, and the uint8 confidence where the file has that output), so
+the segmenter never knows which one runs. A back end runs the graph (``Backend.run``) with the
+dtypes of the file's I/O kind (float32 in and int32 out for older TensorRT); ``open_engine``
+wraps every back end in ``ContractEngine``, which converts at the edges, so no back end and no
+caller deals with that. Back-end packages are imported only when
 that back end is opened: a robot without TensorRT or OpenVINO never imports them, and
 importing this package costs nothing.
 """
@@ -26,8 +27,8 @@ class EngineError(RuntimeError):
     """An engine that cannot be opened or run, with what to do about it."""
 
 
-class Engine(Protocol):
-    """What the segmenter needs from a back end."""
+class Backend(Protocol):
+    """What one back end module gives: the graph run in the model file's I/O dtypes."""
 
     name: str
     model: ModelFile  # the model file it runs, metadata included
@@ -35,15 +36,25 @@ class Engine(Protocol):
     precision: str  # what the graph actually runs in: "fp32", "fp16" or "bf16"
     input_size: tuple[int, int] | None  # (height, width) when the graph fixes it
 
-    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch.
-
-        A back end's own infer takes and gives the model file's I/O dtypes (``model.io``);
-        ``ContractEngine`` puts uint8 on both sides.
-        """
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(NxHxW class ids, NxHxW confidence or None) of an NxHxWx3 RGB batch, in the file's
+        I/O dtypes (``model.io``). The confidence comes whenever the file has it: every back
+        end computes the whole graph anyway."""
 
     def close(self) -> None:
-        """Release the session and device memory; the engine is unusable afterwards."""
+        """Release the session and device memory; the back end is unusable afterwards."""
+
+
+class Engine(Backend, Protocol):
+    """What the segmenter needs: a back end seen through the uint8 contract
+    (``ContractEngine``, which ``open_engine`` returns)."""
+
+    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
+        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
+
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray,
+                                                                        np.ndarray | None]:
+        """(uint8 class ids, uint8 confidence or None where the file has no such output)."""
 
 
 def default_logger() -> logging.Logger:
@@ -78,7 +89,7 @@ class ContractEngine:
     back end's own.
     """
 
-    def __init__(self, backend: Engine) -> None:
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
     def __getattr__(self, name: str) -> Any:
@@ -88,10 +99,17 @@ class ContractEngine:
 
     def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
         """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
+        return self.infer_with_confidence(batch_nhwc_uint8)[0]
+
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray,
+                                                                        np.ndarray | None]:
+        """(uint8 NxHxW class ids, uint8 NxHxW confidence or None where the file has none)."""
         check_batch(batch_nhwc_uint8, self.backend.input_size, (np.dtype(np.uint8),))
         io = self.backend.model.io
-        labels = self.backend.infer(batch_nhwc_uint8.astype(io.input_dtype, copy=False))
-        return labels.astype(np.uint8, copy=False)
+        labels, confidence = self.backend.run(
+            batch_nhwc_uint8.astype(io.input_dtype, copy=False))
+        return (labels.astype(np.uint8, copy=False),
+                None if confidence is None else confidence.astype(np.uint8, copy=False))
 
 
 ONNXRUNTIME_MISSING = ("no ONNX Runtime is installed: pip install onnxruntime (CPU; or "

@@ -15,7 +15,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from enet_ros.engines import EngineError, check_batch, default_logger
-from enet_ros.model_file import LABELS_NAME, ModelFile
+from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, ModelFile
 
 CPU = "CPUExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
@@ -94,18 +94,19 @@ class OnnxRuntimeEngine:
         outputs = [o.name for o in self._session.get_outputs()]
         if LABELS_NAME not in outputs:
             raise EngineError(f"{model.path} has no {LABELS_NAME!r} output (has {outputs})")
-        self._labels = [LABELS_NAME]
+        self._outputs = [LABELS_NAME] + ([CONFIDENCE_NAME] if model.has_confidence else [])
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """NxHxW class ids of an NxHxWx3 RGB batch, in the model file's I/O dtypes."""
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
+        I/O dtypes."""
         check_batch(batch, self.input_size)
         if self._session is None:
             raise EngineError("the onnxruntime engine is closed")
         try:
-            (labels,) = self._session.run(self._labels, {self._input: batch})
+            labels, *confidence = self._session.run(self._outputs, {self._input: batch})
         except _ORT_ERRORS as err:
             raise EngineError(f"onnxruntime failed on a {batch.shape} batch: {err}") from None
-        return labels
+        return labels, (confidence[0] if confidence else None)
 
     def close(self) -> None:
         # onnxruntime frees the session (and its GPU memory) when the last reference goes.

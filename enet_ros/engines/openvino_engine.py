@@ -21,7 +21,7 @@ import numpy as np
 import openvino as ov
 
 from enet_ros.engines import EngineError, check_batch, default_logger
-from enet_ros.model_file import LABELS_NAME, ModelFile
+from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, ModelFile
 
 DEFAULT_DEVICE = "CPU"
 MAX_STATIC_SHAPES = 4
@@ -145,8 +145,9 @@ class OpenVinoEngine:
             self._dynamic = self._compile(None)
         return self._dynamic
 
-    def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
-        """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
+    def run(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
+        I/O dtypes."""
         check_batch(batch_nhwc_uint8, self.input_size)
         if self._core is None:
             raise EngineError("the OpenVINO engine is closed")
@@ -156,7 +157,9 @@ class OpenVinoEngine:
         except RuntimeError as err:
             raise EngineError(f"OpenVINO failed on a {batch_nhwc_uint8.shape} batch: "
                               f"{_reason(err)}") from None
-        return results[LABELS_NAME]  # a copy: the request's own buffer is reused next time
+        # copies: the request's own buffers are reused next time
+        return results[LABELS_NAME], (results[CONFIDENCE_NAME] if self.model.has_confidence
+                                      else None)
 
     def close(self) -> None:
         # OpenVINO frees compiled models and device memory when the last reference goes.

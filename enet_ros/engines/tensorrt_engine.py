@@ -23,7 +23,7 @@ import numpy as np
 import tensorrt as trt
 
 from enet_ros.engines import EngineError, check_batch, default_logger
-from enet_ros.model_file import LABELS_NAME, SIZE_MULTIPLE, ModelFile
+from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, SIZE_MULTIPLE, ModelFile
 
 try:  # cuda-python 12.6 and later
     from cuda.bindings import runtime as cudart
@@ -261,8 +261,9 @@ class TensorRTEngine:
             self._buffers[name] = (pointer, nbytes)
         return pointer
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """NxHxW class ids of an NxHxWx3 RGB batch, in the model file's I/O dtypes."""
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
+        I/O dtypes."""
         check_batch(batch, self.input_size)
         if self._context is None:
             raise EngineError("the TensorRT engine is closed")
@@ -280,18 +281,20 @@ class TensorRTEngine:
         addresses = {self._input: self._device_buffer(self._input, batch.nbytes)}
         _cuda(cudart.cudaMemcpyAsync(addresses[self._input], batch.ctypes.data, batch.nbytes,
                                      cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream))
-        labels = None
+        hosts = {}
         for name in self._outputs:
             host = np.empty(self._io.shape(name), self._io.dtype(name))
             addresses[name] = self._device_buffer(name, host.nbytes)
-            if name == LABELS_NAME:
-                labels = host
+            if name in (LABELS_NAME, CONFIDENCE_NAME):
+                hosts[name] = host
         if not self._io.execute(addresses, self._stream):
             raise EngineError(f"TensorRT failed to run a {batch.shape} batch")
-        _cuda(cudart.cudaMemcpyAsync(labels.ctypes.data, addresses[LABELS_NAME], labels.nbytes,
-                                     cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream))
+        for name, host in hosts.items():
+            _cuda(cudart.cudaMemcpyAsync(host.ctypes.data, addresses[name], host.nbytes,
+                                         cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                                         self._stream))
         _cuda(cudart.cudaStreamSynchronize(self._stream))
-        return labels
+        return hosts[LABELS_NAME], hosts.get(CONFIDENCE_NAME)
 
     def close(self) -> None:
         for pointer, _ in self._buffers.values():

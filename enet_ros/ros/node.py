@@ -5,6 +5,10 @@ the parameter table (params.py), the per-frame decode/segment/encode path (pipel
 newest-frame-wins hand-over (frame_slot.py), the counters and rates (stats.py) and the
 camera_info math (camera_info.py). This module moves fields between messages and those.
 
+Two nodes share this code: ``SegmentNode`` starts at once (``start``), and
+``LifecycleSegmentNode`` runs the same steps as managed transitions: configure loads the model,
+activate subscribes and publishes, deactivate stops, cleanup releases the engine.
+
 Threads: the executor runs the subscription callbacks, the parameter services and the
 diagnostics timer; one worker thread runs inference. The image callback only drops the frame
 into a one-place slot, so a slow network never makes the node fall behind the camera: the
@@ -32,25 +36,37 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSPolicyKind, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import (DurabilityPolicy, QoSPolicyKind, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
 from enet_ros import pointcloud
+from enet_ros.class_mask import mask_table, parse_mask_classes
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import ImageCodecError
 from enet_ros.model_file import ModelFileError, open_model_file
 from enet_ros.palette import PaletteError, load_palette
 from enet_ros.ros import camera_info as caminfo
-from enet_ros.ros import cloud_msg, dependencies, params, pipeline
+from enet_ros.ros import cloud_msg, dependencies, label_info, params, pipeline
 from enet_ros.ros.frame_slot import LatestSlot
 from enet_ros.ros.points import DepthFrame, PointsOutput
 from enet_ros.ros.stats import NodeStats, SequenceGaps
 from enet_ros.segmenter import Segmenter
 
+try:  # vision_msgs is not on PyPI, and Foxy's has no LabelInfo: published where it exists
+    from vision_msgs.msg import LabelInfo, VisionClass
+except ImportError:
+    LabelInfo = VisionClass = None
+try:  # rclpy.lifecycle came with Humble; on Foxy only the plain node runs
+    from rclpy.lifecycle.node import LifecycleNode, LifecycleState, TransitionCallbackReturn
+except ImportError:
+    LifecycleNode = None
+
 NODE_NAME = "enet_segment"
+IMAGE_OUTPUTS = ("labels", "color", "overlay", "mask", "confidence")
 LOG_THROTTLE_S = 5.0
 # Iron and later pass rmw's message info (publication sequence numbers, so frames lost before
 # delivery can be counted) to a subscription callback that takes two arguments; Humble never does.
@@ -80,8 +96,8 @@ class SegmentNode(Node):
     (Split so that every failure of ``start`` happens on a node main can still destroy.)
     """
 
-    def __init__(self) -> None:
-        super().__init__(NODE_NAME)
+    def __init__(self, node_name: str = NODE_NAME) -> None:
+        super().__init__(node_name)
         self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
         self._stats = NodeStats(counts_lost=MESSAGE_INFO)
         self._gaps = SequenceGaps()
@@ -92,6 +108,12 @@ class SegmentNode(Node):
         self._camera_reliability = ""
         self._depth_sub: Subscription | None = None
         self._depth_reliability: str | None = None
+        # What activate made and deactivate destroys: (the node's destroy_* for it, it).
+        self._entities: list[tuple[Any, Any]] = []
+        self._segmenter: Segmenter | None = None
+        self._mask_table: np.ndarray | None = None
+        self._class_names: tuple[str, ...] = ()
+        self._pubs: dict[str, Any] = {}
 
     def _value(self, name: str) -> Any:
         """A parameter's current value. The worker reads the run-time ones (overlay_alpha, the
@@ -101,17 +123,32 @@ class SegmentNode(Node):
     # -- start-up --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load and warm up the engine, then subscribe and publish. StartupError on failure."""
-        log = self.get_logger()
+        """Declare, load, then subscribe and publish. StartupError on failure."""
+        self.declare()
+        self.configure()
+        self.activate()
+
+    def declare(self) -> None:
+        """Declare the parameters (once: a lifecycle node configures again after cleanup)."""
         try:
             for spec in params.PARAMS:  # an override out of range or of the wrong type raises
                 self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        except ParameterException as err:
+            raise StartupError(str(err)) from None
+        self.add_on_set_parameters_callback(self._validate)
+
+    def configure(self) -> None:
+        """Load the model and warm up the engine; StartupError saying why when it cannot."""
+        log = self.get_logger()
+        try:
             for name in ("engine", "precision", "output_resolution", "transport",
                          "camera_reliability"):
                 params.check_choice(name, self._value(name))
             path = params.resolve_model(self._value("model"))
             log.info(f"loading model {path}")
             model = open_model_file(path)
+            mask_ids = parse_mask_classes(self._value("mask_classes"),
+                                          model.metadata.class_names)
             palette = load_palette(self._value("palette") or None, model.metadata)
             self._engine = open_engine(
                 self._value("engine"), model,
@@ -138,45 +175,105 @@ class SegmentNode(Node):
                 self._value("depth_slop"))
         except ModuleNotFoundError as err:  # onnx, onnxruntime: imported when first needed
             raise StartupError(dependencies.missing_message(err)) from None
-        except (ParameterException, FileNotFoundError, ModelFileError, PaletteError, ValueError,
+        except (FileNotFoundError, ModelFileError, PaletteError, ValueError,
                 RuntimeError) as err:
             # ModelFileError, PaletteError, SegmenterError are ValueErrors, EngineError a
             # RuntimeError: each says what is wrong, so the message is all the user needs.
+            self.cleanup()
             raise StartupError(str(err)) from None
-        self.declare_parameter(
-            "class_names", list(model.metadata.class_names),
-            ParameterDescriptor(description="Class names of the loaded model, label id order.",
-                                read_only=True), ignore_override=True)
+        self._mask_table = mask_table(mask_ids) if mask_ids else None
+        if not model.has_confidence:
+            log.info(f"{path.name} has no confidence output: enet/confidence is unavailable "
+                     f"(re-export it with `enet-train export`, which adds it by default)")
+        self._class_names = model.metadata.class_names
+        for name, value, what in (
+                ("class_names", list(self._class_names), "Class names of the loaded model, "
+                                                         "label id order."),
+                ("class_ids", list(range(len(self._class_names))),
+                 "Label ids of class_names, in the same order: the pixel values of "
+                 "enet/labels.")):
+            if not self.has_parameter(name):  # declared by an earlier configure
+                self.declare_parameter(name, value, ParameterDescriptor(
+                    description=what, read_only=True), ignore_override=True)
+
+    def activate(self) -> None:
+        """Publish, subscribe to the camera and start the worker."""
         self._wire()
-        self.add_on_set_parameters_callback(self._validate)
+        self._slot = LatestSlot()
         self._worker = threading.Thread(target=self._work, name="enet_worker", daemon=True)
         self._worker.start()
-        log.info(f"segmenting {self._image_topic} ({self._camera_reliability}) -> "
-                 f"{self.resolve_topic_name('enet')}/*")
+        self.get_logger().info(f"segmenting {self._image_topic} ({self._camera_reliability}) "
+                               f"-> {self.resolve_topic_name('enet')}/*")
+
+    def deactivate(self) -> None:
+        """Stop the worker, then unsubscribe and unpublish everything ``activate`` made."""
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        for destroy, entity in self._entities:
+            destroy(entity)
+        self._entities = []
+        self._camera_sub = None
+        self._camera_reliability = ""
+        self._depth_sub = None
+        self._depth_reliability = None
+
+    def cleanup(self) -> None:
+        """Release the engine (and its memory); ``configure`` loads it again."""
+        self._segmenter = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+            self.get_logger().info("engine released")
 
     def _wire(self) -> None:
         qos_options = QoSOverridingOptions.with_default_policies()
         out_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        outputs = [n for n in IMAGE_OUTPUTS
+                   if (n != "mask" or self._mask_table is not None)
+                   and (n != "confidence" or self._segmenter.has_confidence)]
         self._pubs = {name: self.create_publisher(Image, f"enet/{name}", out_qos,
                                                   qos_overriding_options=qos_options)
-                      for name in ("labels", "color", "overlay")}
+                      for name in outputs}
         self._info_pub = self.create_publisher(CameraInfo, "enet/camera_info", out_qos,
                                                qos_overriding_options=qos_options)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._entities = [(self.destroy_publisher, p) for p in (*self._pubs.values(),
+                                                                self._info_pub, self._diag_pub)]
+        self._publish_label_info()
         self._compressed = self._value("transport") == "compressed"
         self._image_topic = self.resolve_topic_name("image/compressed" if self._compressed
                                                     else "image")
         self._match_camera_reliability()
         if self._value("camera_reliability") == "auto":
-            self.create_timer(RELIABILITY_CHECK_S, self._match_camera_reliability)
+            self._entities.append((self.destroy_timer, self.create_timer(
+                RELIABILITY_CHECK_S, self._match_camera_reliability)))
         if self._value("use_camera_info"):
-            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
-                                     qos_profile_sensor_data)
-        self.create_timer(self._value("diagnostics_period"), self._publish_diagnostics)
+            self._entities.append((self.destroy_subscription, self.create_subscription(
+                CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)))
+        self._entities.append((self.destroy_timer, self.create_timer(
+            self._value("diagnostics_period"), self._publish_diagnostics)))
         self._points_pub = self.create_publisher(PointCloud2, "enet/points", out_qos,
                                                  qos_overriding_options=qos_options)
+        self._entities.append((self.destroy_publisher, self._points_pub))
         self._depth_topic = self.resolve_topic_name("depth")
-        self.create_timer(RELIABILITY_CHECK_S, self._match_depth_subscription)
+        self._entities.append((self.destroy_timer, self.create_timer(
+            RELIABILITY_CHECK_S, self._match_depth_subscription)))
+
+    def _publish_label_info(self) -> None:
+        """enet/label_info, latched (transient local) for late subscribers, where vision_msgs
+        has LabelInfo; else the one log line saying where the classes are instead."""
+        if LabelInfo is None:
+            self.get_logger().info(label_info.UNAVAILABLE)
+            return
+        qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        publisher = self.create_publisher(LabelInfo, "enet/label_info", qos)
+        self._entities.append((self.destroy_publisher, publisher))
+        publisher.publish(label_info.fill_label_info(
+            LabelInfo(), VisionClass, self._class_names,
+            Header(stamp=self.get_clock().now().to_msg())))
 
     def _match_camera_reliability(self) -> None:
         """Subscribe to the camera anew when its publishers call for another reliability."""
@@ -190,6 +287,7 @@ class SegmentNode(Node):
 
     def _subscribe_camera(self, reliability: str) -> None:
         if self._camera_sub is not None:
+            self._entities.remove((self.destroy_subscription, self._camera_sub))
             self.destroy_subscription(self._camera_sub)
             self.get_logger().info(f"camera publishers changed: subscribing to "
                                    f"{self._image_topic} {reliability} instead")
@@ -202,6 +300,7 @@ class SegmentNode(Node):
             CompressedImage if self._compressed else Image, self._image_topic,
             self._on_image_with_info if MESSAGE_INFO else self._on_image, qos,
             qos_overriding_options=options)
+        self._entities.append((self.destroy_subscription, self._camera_sub))
         self._camera_reliability = reliability
 
     def _match_depth_subscription(self) -> None:
@@ -216,6 +315,7 @@ class SegmentNode(Node):
         if wanted == self._depth_reliability:
             return
         if self._depth_sub is not None:
+            self._entities.remove((self.destroy_subscription, self._depth_sub))
             self.destroy_subscription(self._depth_sub)
             self._depth_sub = None
         if wanted is not None:
@@ -223,6 +323,7 @@ class SegmentNode(Node):
                              reliability=ReliabilityPolicy[wanted.upper()])
             self._depth_sub = self.create_subscription(Image, self._depth_topic,
                                                        self._on_depth, qos)
+            self._entities.append((self.destroy_subscription, self._depth_sub))
         self.get_logger().info(f"depth: {self._depth_topic} {wanted}" if wanted else
                                "depth: unsubscribed (nobody listens to enet/points)")
         self._depth_reliability = wanted
@@ -266,8 +367,9 @@ class SegmentNode(Node):
             bool(msg.is_bigendian), msg.data))
 
     def _listened(self, name: str) -> bool:
-        """Enabled and subscribed: only then is output ``name`` worth computing."""
-        return bool(self._value(f"publish_{name}")) and (
+        """Published (mask_classes set, confidence in the file), enabled and subscribed: only
+        then is output ``name`` worth computing."""
+        return name in self._pubs and bool(self._value(f"publish_{name}")) and (
             self._pubs[name].get_subscription_count() > 0)
 
     # -- worker ----------------------------------------------------------------------------
@@ -281,16 +383,17 @@ class SegmentNode(Node):
     def _process(self, header: Header, frame: Any) -> None:
         """Segment one frame into the outputs someone listens to; count whatever happens."""
         log = self.get_logger()
-        listened = {n: self._listened(n) for n in ("labels", "color", "overlay")}
+        listened = {n: self._listened(n) for n in IMAGE_OUTPUTS}
         points = self._points_pub.get_subscription_count() > 0
         # enet/points needs the labels even when nobody listens to enet/labels itself
-        wanted = pipeline.Wanted(listened["labels"] or points, listened["color"],
-                                 listened["overlay"])
+        wanted = pipeline.Wanted(*(listened[n] or (n == "labels" and points)
+                                   for n in IMAGE_OUTPUTS))
         if not wanted.any:
             self._stats.count("idle")
             return
         try:
-            out = pipeline.run(self._segmenter, frame, wanted, self._value("overlay_alpha"))
+            out = pipeline.run(self._segmenter, frame, wanted, self._value("overlay_alpha"),
+                               self._mask_table)
         except ImageCodecError as err:
             self._stats.count("rejected")
             log.warning(f"skipping a malformed frame: {err}",
@@ -305,7 +408,7 @@ class SegmentNode(Node):
         self._stats.inference.add(out.timings.get("infer", float("nan")) * 1e-3)
         self._stats.processing.add(sum(out.timings[k] for k in ("decode", "segment", "encode"))
                                    * 1e-3)
-        for name in ("labels", "color", "overlay"):
+        for name in IMAGE_OUTPUTS:
             encoded = getattr(out, name)
             if encoded is not None and listened[name]:
                 self._pubs[name].publish(_image_msg(header, encoded))
@@ -368,9 +471,7 @@ class SegmentNode(Node):
         self._slot.close()
         if self._worker is not None:
             self._worker.join(timeout=5.0)
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+        self.cleanup()
 
 
 def _stamp_ns(header: Header) -> int:
@@ -384,17 +485,63 @@ def _image_msg(header: Header, encoded: pipeline.EncodedImage) -> Image:
     return msg
 
 
-def main(args: list[str] | None = None) -> int:
-    """Entry point of ``segment_node``; the exit status: 0 on a clean stop, 1 if it cannot start.
+if LifecycleNode is not None:
+    class LifecycleSegmentNode(SegmentNode, LifecycleNode):
+        """SegmentNode as a managed node: the same parameters and pipeline, the steps of
+        ``start`` run by the lifecycle transitions. A model that fails to load is a logged
+        FAILURE (the node stays unconfigured and may be configured again), not a crash."""
 
-    Jazzy's rclpy (7.1) has no context manager on ``rclpy.init``; try/finally gives the same
-    guarantee: the node is destroyed and rclpy shut down on every path.
+        def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+            try:
+                self.configure()
+            except StartupError as err:
+                self.get_logger().error(f"cannot configure: {err}")
+                return TransitionCallbackReturn.FAILURE
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+            self.activate()
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+            self.deactivate()
+            self.get_logger().info("inactive: camera unsubscribed, outputs withdrawn")
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+            self.cleanup()
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+            if self._entities:  # shut down while active
+                self.deactivate()
+            self.cleanup()
+            return TransitionCallbackReturn.SUCCESS
+
+
+def main(args: list[str] | None = None, lifecycle: bool = False) -> int:
+    """Entry point of ``segment_node`` (and, with ``lifecycle``, ``segment_lifecycle_node``);
+    the exit status: 0 on a clean stop, 1 if it cannot start.
+
+    The plain node starts at once; the lifecycle node declares its parameters and waits for
+    its transitions (``ros2 lifecycle set /enet_segment configure``). Jazzy's rclpy (7.1) has
+    no context manager on ``rclpy.init``; try/finally gives the same guarantee: the node is
+    destroyed and rclpy shut down on every path.
     """
+    if lifecycle and LifecycleNode is None:
+        rclpy.logging.get_logger(NODE_NAME).fatal(
+            "cannot start: the lifecycle node needs rclpy.lifecycle (ROS 2 Humble or later); "
+            "run segment_node instead")
+        return 1
     rclpy.init(args=args)
     node: SegmentNode | None = None
     try:
-        node = SegmentNode()
-        node.start()
+        if lifecycle:
+            node = LifecycleSegmentNode(NODE_NAME)
+            node.declare()
+        else:
+            node = SegmentNode()
+            node.start()
         rclpy.spin(node)
     except StartupError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")

@@ -19,7 +19,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT_RESOLUTIONS = ("camera", "network")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("auto", "reliable", "best_effort")
-OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_camera_info")
+OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_mask",
+                   "publish_confidence", "publish_camera_info")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ PARAMS: tuple[ParamSpec, ...] = (
               "(the network's input size, cheaper).", choices=OUTPUT_RESOLUTIONS),
     ParamSpec("palette", "", "Class colours: a palette name (config/palettes) or a YAML "
               "file; empty: the palette stored in the model file."),
+    ParamSpec("mask_classes", "", "Class names, comma-separated (e.g. 'Road,Sidewalk'), that "
+              "enet/mask marks 255; checked against the model's classes at start. Empty: no "
+              "enet/mask."),
     ParamSpec("overlay_alpha", 0.5, "Weight of the class colours in enet/overlay: 0 shows "
               "the camera image only, 1 the colours only. Changeable at run time.",
               read_only=False, float_range=(0.0, 1.0)),
@@ -88,6 +92,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               "run time.", read_only=False),
     ParamSpec("publish_overlay", True, "Publish enet/overlay (camera image blended with the "
               "colours). Changeable at run time.", read_only=False),
+    ParamSpec("publish_mask", True, "Publish enet/mask (mono8, 255 where the label is one of "
+              "mask_classes, 0 elsewhere) when mask_classes names any. Changeable at run time.",
+              read_only=False),
+    ParamSpec("publish_confidence", True, "Publish enet/confidence (mono8, round(255 x the "
+              "top class's probability)) when the model file has that output. Changeable at "
+              "run time.", read_only=False),
     ParamSpec("publish_camera_info", True, "Publish enet/camera_info (camera_info scaled to "
               "the labels' size) when camera_info arrives. Changeable at run time.",
               read_only=False),
@@ -118,8 +128,9 @@ PARAMS: tuple[ParamSpec, ...] = (
 )
 
 PARAM_NAMES = frozenset(p.name for p in PARAMS)
-# Declared by the node from the loaded model, read-only, not settable from a params file.
-REPORTED_PARAMS = ("class_names",)
+# Declared by the node from the loaded model, read-only, not settable from a params file:
+# the class names and their label ids (the pixel values of enet/labels), in the same order.
+REPORTED_PARAMS = ("class_names", "class_ids")
 
 
 def spec(name: str) -> ParamSpec:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from enet_ros.class_mask import class_mask
 from enet_ros.image_codec import decode_compressed, decode_image, encode_image, overlay_encoding
 
 # What the overlay of a compressed frame is published as: JPEG/PNG have no ROS encoding.
@@ -57,10 +58,12 @@ class Wanted:
     labels: bool = True
     color: bool = True
     overlay: bool = True
+    mask: bool = False        # needs a mask table (mask_classes) passed to ``run``
+    confidence: bool = False  # needs a model file with the confidence output
 
     @property
     def any(self) -> bool:
-        return self.labels or self.color or self.overlay
+        return self.labels or self.color or self.overlay or self.mask or self.confidence
 
 
 @dataclass
@@ -70,6 +73,8 @@ class Outputs:
     labels: EncodedImage | None = None
     color: EncodedImage | None = None
     overlay: EncodedImage | None = None
+    mask: EncodedImage | None = None
+    confidence: EncodedImage | None = None
     size: tuple[int, int] = (0, 0)                # (height, width) of the outputs
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds, as the segmenter
 
@@ -89,17 +94,18 @@ def _encoded(array: np.ndarray, encoding: str) -> EncodedImage:
 
 
 def run(segmenter: Any, frame: RawFrame | CompressedFrame, wanted: Wanted,
-        overlay_alpha: float) -> Outputs:
+        overlay_alpha: float, mask_table: np.ndarray | None = None) -> Outputs:
     """Decode, segment and encode one frame, computing only the wanted outputs.
 
-    ``segmenter`` is an ``enet_ros.segmenter.Segmenter``. Raises ImageCodecError for a frame
-    that cannot be decoded; the caller counts and skips it.
+    ``segmenter`` is an ``enet_ros.segmenter.Segmenter``; ``mask_table`` the
+    ``enet_ros.class_mask.mask_table`` of mask_classes (the mask is made only with one). Raises
+    ImageCodecError for a frame that cannot be decoded; the caller counts and skips it.
     """
     start = time.perf_counter()
     rgb, overlay_enc = decode(frame)
     decoded = time.perf_counter()
     seg = segmenter.segment(rgb, color=wanted.color, overlay=wanted.overlay,
-                            overlay_alpha=overlay_alpha)
+                            overlay_alpha=overlay_alpha, confidence=wanted.confidence)
     segmented = time.perf_counter()
     out = Outputs(size=(int(seg.labels.shape[0]), int(seg.labels.shape[1])))
     if wanted.labels:
@@ -108,6 +114,10 @@ def run(segmenter: Any, frame: RawFrame | CompressedFrame, wanted: Wanted,
         out.color = _encoded(seg.color, "rgb8")
     if wanted.overlay and seg.overlay is not None:
         out.overlay = _encoded(seg.overlay, overlay_enc)
+    if wanted.mask and mask_table is not None:
+        out.mask = _encoded(class_mask(seg.labels, mask_table), "mono8")
+    if seg.confidence is not None:
+        out.confidence = _encoded(seg.confidence, "mono8")
     out.timings = {**seg.timings, "decode": (decoded - start) * 1e3,
                    "segment": seg.timings["total"],
                    "encode": (time.perf_counter() - segmented) * 1e3}
