@@ -52,7 +52,7 @@ def test_mask_and_confidence_of_the_shipped_model(env, tmp_path):
             probe.listen(key, Image)
             probe.wait_subscribed(key)
         probe.wait_camera_matched(probe.image_pub)
-        rgb = cv2.cvtColor(cv2.imread(str(ROOT / "samples" / "leuven_a.jpg")), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(cv2.imread(str(ROOT / "samples" / "route66.jpg")), cv2.COLOR_BGR2RGB)
         stamp = (int(time.time()), 12345)
         probe.publish_image(rgb, "rgb8", stamp, frame_id="cam_optical")
         labels, mask, confidence = (probe.frame(k, stamp, timeout=60)

@@ -81,12 +81,14 @@ ROSDISTRO_KEYS = {"python3-numpy", "python3-opencv", "python3-yaml", "python3-on
                   "python3-catkin-pkg", "python3-colcon-common-extensions", "python3-pil",
                   "python3-packaging"}
 ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "launch",
-                "launch_ros", "ros2launch", "rviz2", "sensor_msgs_py"}
+                "launch_ros", "ros2launch", "rviz2", "sensor_msgs_py", "vision_msgs",
+                "lifecycle_msgs"}
 # Imports of the tests that are not run-time dependencies: test tools with their rosdep keys,
 # and the offline training stack, whose tests conftest.py leaves out where torch is missing.
 TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",
              "catkin_pkg": "python3-catkin-pkg", "colcon": "python3-colcon-common-extensions",
-             "PIL": "python3-pil", "packaging": "python3-packaging"}
+             "PIL": "python3-pil", "packaging": "python3-packaging",
+             "lifecycle_msgs": "lifecycle_msgs"}  # the lifecycle node's services, in its test
 TRAINING_ONLY = {"torch", "torchmetrics", "enet_train", "onnxscript", "matplotlib",
                  "tensorboard"}
 
