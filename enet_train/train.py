@@ -571,6 +571,105 @@ def _percent_list(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else round(100 * float(v), 2) for v in values]
 
 
+def initial_weights(model: ENet, args: argparse.Namespace, stage: str,
+                    encoder_checkpoint: str | None, is_main: bool) -> None:
+    """Where a stage not resumed starts: stage full from a whole trained network
+    (``--init-checkpoint``), else from a stage-encoder checkpoint's encoder, else from scratch."""
+    if stage != "full":
+        return
+    if args.init_checkpoint:
+        load_network(model, args.init_checkpoint)
+    elif encoder_checkpoint:
+        load_encoder(model, encoder_checkpoint)
+    elif is_main:
+        print("stage full without --encoder-checkpoint: training the whole network from scratch")
+
+
+class StageRun:
+    """Everything one stage trains with, built once: data, network, loss, optimiser, schedule,
+    weight average, teacher; ``restore`` puts a ``last.pth`` back into all of it at once."""
+
+    def __init__(self, args: argparse.Namespace, stage: str, info: distributed.DistInfo,
+                 encoder_checkpoint: str | None, resuming: bool) -> None:
+        self.args, self.stage, self.info = args, stage, info
+        self.device = pick_device(args.device, info)
+        self.autocast = resolve_precision("fp32" if args.no_amp else args.precision, self.device)
+        self.train_set, self.train_loader, self.val_loader, self.fit_loader = \
+            make_loaders(args, stage, info)
+        self.num_classes = self.train_set.num_classes
+        model = ENet(self.num_classes, encoder_only=stage == "encoder", width=args.width)
+        if not resuming:  # (the weight average below starts from these)
+            initial_weights(model, args, stage, encoder_checkpoint, info.is_main)
+        self.model, self.net = place_model(model.to(memory_format=torch.channels_last),
+                                           self.device, info)
+        self.criterion = SegmentationLoss(
+            class_weight_tensor(args, self.train_set, info, self.device), IGNORE_INDEX,
+            args.lovasz_weight, args.distill_weight, args.distill_temperature)
+        self.teacher = load_teacher(args.teacher, self.num_classes, self.device) \
+            if stage == "full" else None
+        self.epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
+        self.optimizer, self.scheduler = build_optimizer(args, self.model, stage,
+                                                         len(self.train_loader))
+        self.average = None if not args.ema_epochs else WeightAverage(
+            self.model, ema_decay(args.ema_epochs, len(self.train_loader)))
+        # what is validated, selected and saved as "model" (what export and evaluate read)
+        self.kept = self.model if self.average is None else self.average.module
+        self.scored = self.net if self.average is None else self.kept
+        self.scaler = torch.amp.GradScaler(self.device.type,
+                                           enabled=self.autocast == torch.float16)
+        self.sampler_generator = getattr(self.train_loader.sampler, "generator", None)
+        self.start, self.best, self.history = 0, -1.0, []
+
+    def restore(self, resume: dict[str, Any]) -> None:
+        """Continue exactly where ``resume`` (a last.pth) stopped: weights, weight average,
+        optimiser, schedule, scaler, epoch, best score, history and every random generator."""
+        path = self.args.resume
+        load_used_state(self.model, resume.get("training_model", resume["model"]), path)
+        if self.average is not None:  # "model" is the average when the run kept one
+            load_used_state(self.average.module, resume["model"], path)
+            self.average.updates = resume.get("ema_updates", 0)
+        self.optimizer.load_state_dict(resume["optimizer"])
+        self.scheduler.load_state_dict(resume["scheduler"])
+        self.scaler.load_state_dict(resume["scaler"])
+        self.start, self.best = resume["epoch"], resume["best_miou"]
+        self.history = list(resume["history"])
+        if "rng" in resume:
+            set_rng_state(resume["rng"], self.sampler_generator)
+
+    def train_epoch(self, epoch: int) -> float:
+        if isinstance(self.train_loader.sampler, DistributedSampler):
+            self.train_loader.sampler.set_epoch(epoch)
+        return train_one_epoch(self.net, self.criterion, self.optimizer, self.scheduler,
+                               self.scaler, self.train_loader, self.device, self.autocast,
+                               f"{self.stage} {epoch + 1}/{self.epochs}", self.info.is_main,
+                               self.average, self.teacher)
+
+    def score(self, row: dict[str, Any]) -> Scores:
+        """Validate (and score the training subset), adding the figures to ``row``."""
+        show = self.info.is_main
+        scores = validate(self.scored, self.val_loader, self.device, self.num_classes,
+                          show).compute()
+        row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
+                   val_global_accuracy=scores.global_accuracy,
+                   val_class_iou=_percent_list(scores.iou))
+        if self.fit_loader is not None:
+            fit = validate(self.scored, self.fit_loader, self.device, self.num_classes, show,
+                           "score training subset").compute()
+            row.update(train_miou=fit.mean_iou, train_class_iou=_percent_list(fit.iou))
+        return scores
+
+    def checkpoint(self, epoch: int, metrics: dict[str, Any] | None) -> dict[str, Any]:
+        state = {"model": used_state(self.kept), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                 "epoch": epoch, "best_miou": self.best, "stage": self.stage,
+                 "class_names": list(self.train_set.class_names), "history": self.history,
+                 "metrics": metrics, "args": plain_args(self.args),
+                 "rng": rng_state(self.sampler_generator)}
+        if self.average is not None:
+            state.update(training_model=used_state(self.model), ema_updates=self.average.updates)
+        return state
+
+
 def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
               resume: dict[str, Any] | None = None, encoder_checkpoint: str | None = None,
               deadline: float | None = None) -> tuple[nn.Module, bool]:
@@ -579,97 +678,41 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
 
     Stage full starts from ``encoder_checkpoint``'s encoder when given (unless resuming).
     """
-    device = pick_device(args.device, info)
-    autocast = resolve_precision("fp32" if args.no_amp else args.precision, device)
     seed_everything(args.seed + info.rank)
     folder = Path(args.output_dir) / stage
     if info.is_main:
         folder.mkdir(parents=True, exist_ok=True)
-
-    train_set, train_loader, val_loader, fit_loader = make_loaders(args, stage, info)
-    num_classes = train_set.num_classes
-    model = ENet(num_classes, encoder_only=stage == "encoder", width=args.width)
+    run = StageRun(args, stage, info, encoder_checkpoint, resuming=resume is not None)
     if resume is not None:
-        load_used_state(model, resume.get("training_model", resume["model"]), args.resume)
-    elif stage == "full" and args.init_checkpoint:
-        load_network(model, args.init_checkpoint)
-    elif stage == "full" and encoder_checkpoint:
-        load_encoder(model, encoder_checkpoint)
-    elif stage == "full" and info.is_main:
-        print("stage full without --encoder-checkpoint: training the whole network from scratch")
-    model = model.to(memory_format=torch.channels_last)
-    model, net = place_model(model, device, info)
-    criterion = SegmentationLoss(class_weight_tensor(args, train_set, info, device), IGNORE_INDEX,
-                                 args.lovasz_weight, args.distill_weight, args.distill_temperature)
-    teacher = load_teacher(args.teacher, num_classes, device) if stage == "full" else None
-    epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full
-    optimizer, scheduler = build_optimizer(args, model, stage, len(train_loader))
-    average = None
-    if args.ema_epochs:
-        average = WeightAverage(model, ema_decay(args.ema_epochs, len(train_loader)))
-        if resume is not None and "ema_updates" in resume:
-            load_used_state(average.module, resume["model"], args.resume)
-            average.updates = resume["ema_updates"]
-    # what is validated, selected and saved as "model" (what export and evaluate read)
-    kept = model if average is None else average.module
-    scored = net if average is None else kept
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
-    sampler_generator = getattr(train_loader.sampler, "generator", None)
-
-    start, best, history = 0, -1.0, []
-    if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        scaler.load_state_dict(resume["scaler"])
-        start, best, history = resume["epoch"], resume["best_miou"], list(resume["history"])
-        if "rng" in resume:
-            set_rng_state(resume["rng"], sampler_generator)
+        run.restore(resume)
+    epochs, names = run.epochs, run.train_set.class_names
     if info.is_main:
-        precision = "float32" if autocast is None else f"{autocast} autocast"
-        print(f"stage {stage}: {device}, {precision}, channels-last, "
-              f"epochs {start + 1}..{epochs}", flush=True)
-    logs = StageLogs(folder, info.is_main, train_set.class_names)
-    for epoch in range(start, epochs):
-        if isinstance(train_loader.sampler, DistributedSampler):
-            train_loader.sampler.set_epoch(epoch)
+        precision = "float32" if run.autocast is None else f"{run.autocast} autocast"
+        print(f"stage {stage}: {run.device}, {precision}, channels-last, "
+              f"epochs {run.start + 1}..{epochs}", flush=True)
+    logs = StageLogs(folder, info.is_main, names)
+    for epoch in range(run.start, epochs):
         began = time.perf_counter()
-        loss = train_one_epoch(net, criterion, optimizer, scheduler, scaler, train_loader, device,
-                               autocast, f"{stage} {epoch + 1}/{epochs}", info.is_main, average,
-                               teacher)
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": scheduler.get_last_lr()[-1],
+        loss = run.train_epoch(epoch)
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": run.scheduler.get_last_lr()[-1],
                                "train_loss": loss}
-        scores, metrics = None, None
+        scores = None
         if (epoch + 1) % args.val_every == 0 or epoch + 1 == epochs:
-            scores = validate(scored, val_loader, device, num_classes, info.is_main).compute()
-            metrics = scores.as_dict(train_set.class_names)
-            row.update(val_miou=scores.mean_iou, val_mean_class_accuracy=scores.mean_class_accuracy,
-                       val_global_accuracy=scores.global_accuracy,
-                       val_class_iou=_percent_list(scores.iou))
-            if fit_loader is not None:
-                fit = validate(scored, fit_loader, device, num_classes, info.is_main,
-                               "score training subset").compute()
-                row.update(train_miou=fit.mean_iou, train_class_iou=_percent_list(fit.iou))
+            scores = run.score(row)
         row["seconds"] = round(time.perf_counter() - began, 2)
-        history.append(row)
-        improved = scores is not None and scores.mean_iou > best
-        best = max(best, scores.mean_iou) if scores is not None else best
+        run.history.append(row)
+        improved = scores is not None and scores.mean_iou > run.best
+        run.best = max(run.best, scores.mean_iou) if scores is not None else run.best
         if info.is_main:
-            checkpoint = {"model": used_state(kept), "optimizer": optimizer.state_dict(),
-                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                          "epoch": epoch + 1, "best_miou": best, "stage": stage,
-                          "class_names": list(train_set.class_names), "history": history,
-                          "metrics": metrics, "args": plain_args(args),
-                          "rng": rng_state(sampler_generator)}
-            if average is not None:
-                checkpoint.update(training_model=used_state(model), ema_updates=average.updates)
-            torch.save(checkpoint, folder / "last.pth")
+            state = run.checkpoint(epoch + 1, None if scores is None else scores.as_dict(names))
+            torch.save(state, folder / "last.pth")
             if improved:
-                torch.save(checkpoint, folder / "best.pth")
-            logs.epoch(row, history)
+                torch.save(state, folder / "best.pth")
+            logs.epoch(row, run.history)
             if scores is not None:
-                logs.validation(train_set.class_names, scores)
+                logs.validation(names, scores)
             miou = "" if scores is None else \
-                f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * best:.1f}%)"
+                f", val mIoU {100 * scores.mean_iou:.1f}% (best {100 * run.best:.1f}%)"
             if row.get("train_miou") is not None:
                 miou += f", training subset mIoU {100 * row['train_miou']:.1f}%"
             print(f"{stage} epoch {epoch + 1}/{epochs}: loss {loss:.4f}{miou}, {row['seconds']} s",
@@ -680,9 +723,9 @@ def run_stage(args: argparse.Namespace, stage: str, info: distributed.DistInfo,
                 print(f"time limit: stopped after {stage} epoch {epoch + 1}/{epochs}; continue "
                       f"with --resume {folder / 'last.pth'}", flush=True)
             logs.close()
-            return model, False
+            return run.model, False
     logs.close()
-    return model, True
+    return run.model, True
 
 
 def main(args: argparse.Namespace) -> int:

@@ -433,3 +433,14 @@ def test_a_teacher_that_is_not_a_whole_network_of_the_classes_is_refused(data, t
     with pytest.raises(CheckpointError, match="needs a full network of 5 classes, got a "
                                               "network of 11"):
         train.load_teacher(str(tmp_path / "enc" / "full.pth"), 5, torch.device("cpu"))
+
+
+def test_resuming_the_encoder_stage_still_hands_its_encoder_to_stage_full(data, tmp_path,
+                                                                        monkeypatch):
+    assert train.main(parse(data, tmp_path, "--stage", "encoder")) == 0
+    handed_over = []
+    monkeypatch.setattr(train, "load_encoder", lambda model, path: handed_over.append(path))
+    args = parse(data, tmp_path, "--stage", "both", "--epochs-encoder", "2", "--resume",
+                 str(tmp_path / "encoder" / "last.pth"), "--allow-changed-args")
+    assert train.main(args) == 0
+    assert handed_over == [str(tmp_path / "encoder" / "best.pth")]
