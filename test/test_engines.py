@@ -122,9 +122,9 @@ def test_tensorrt_agrees_with_the_reference_and_caches(fixture_models: dict, tmp
 def test_onnxruntime_threads_sleep_between_runs_unless_told_to_spin(fixture_models: dict) -> None:
     entry = "session.intra_op.allow_spinning"
     quiet = open_engine("onnxruntime", fixture_models["dynamic"], threads=2, spin=False)
-    assert quiet._session.get_session_options().get_session_config_entry(entry) == "0"
+    assert quiet.backend._session.get_session_options().get_session_config_entry(entry) == "0"
     batch = RNG.integers(0, 256, (1, 16, 24, 3), dtype=np.uint8)
     np.testing.assert_array_equal(quiet.infer(batch), reference_labels(batch, 5))
     spinning = open_engine("onnxruntime", fixture_models["dynamic"], threads=2)
     with pytest.raises(Exception, match="does not have configuration"):  # ORT's default: spin
-        spinning._session.get_session_options().get_session_config_entry(entry)
+        spinning.backend._session.get_session_options().get_session_config_entry(entry)

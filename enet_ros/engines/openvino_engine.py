@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
-from enet_ros.engines import EngineError, check_batch, default_logger
+from enet_ros.engines.base import EngineError, default_logger
 from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, ModelFile
 
 DEFAULT_DEVICE = "CPU"
@@ -147,8 +147,7 @@ class OpenVinoEngine:
 
     def run(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
-        I/O dtypes."""
-        check_batch(batch_nhwc_uint8, self.input_size)
+        I/O dtypes; ContractEngine has checked the batch."""
         if self._core is None:
             raise EngineError("the OpenVINO engine is closed")
         request = self._request(batch_nhwc_uint8.shape)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorrt as trt
 
-from enet_ros.engines import EngineError, check_batch, default_logger
+from enet_ros.engines.base import EngineError, default_logger
 from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, SIZE_MULTIPLE, ModelFile
 
 try:  # cuda-python 12.6 and later
@@ -263,8 +263,7 @@ class TensorRTEngine:
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
-        I/O dtypes."""
-        check_batch(batch, self.input_size)
+        I/O dtypes; ContractEngine has checked the batch."""
         if self._context is None:
             raise EngineError("the TensorRT engine is closed")
         n, height, width, _ = batch.shape

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from enet_ros import shipped
+from enet_ros.engines.base import ENGINE_KINDS, PRECISIONS
 
-ENGINES = ("auto", "onnxruntime", "openvino", "tensorrt")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT_RESOLUTIONS = ("camera", "network")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("auto", "reliable", "best_effort")
-OUTPUT_SWITCHES = ("publish_labels", "publish_color", "publish_overlay", "publish_mask",
-                   "publish_confidence", "publish_camera_info")
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ PARAMS: tuple[ParamSpec, ...] = (
               f"{shipped.DEFAULT_MODEL} from the package's share directory."),
     ParamSpec("engine", "auto", "Inference back end; auto picks TensorRT when it is "
               "installed and usable, else ONNX Runtime when it has a GPU provider, else "
-              "OpenVINO when installed, else ONNX Runtime on the CPU.", choices=ENGINES),
+              "OpenVINO when installed, else ONNX Runtime on the CPU.", choices=ENGINE_KINDS),
     ParamSpec("providers", "", "ONNX Runtime execution providers to try, comma-separated, "
               "best first (e.g. 'CUDAExecutionProvider,CPUExecutionProvider'). Empty: the "
               "engine's default order. Unavailable ones are skipped with a warning."),
