@@ -164,13 +164,12 @@ def camera_reliability(setting: str, publishers: list[str]) -> str | None:
 def refuse_update(name: str, value: object) -> str | None:
     """Why a run-time change of our parameter ``name`` to ``value`` is refused, or None.
 
-    rclpy already enforces types, read-only flags and ranges from the descriptors; this repeats
-    the range check for the parameters the node acts on at run time so that a NaN or a value
-    that slipped past a descriptor never reaches the worker.
+    rclpy refuses read-only parameters itself on every distribution, before this is asked.
+    Types and ranges it enforces from Galactic on (static typing); Foxy's rclpy lets a
+    parameter change type and checks a float range only for a float, so ``overlay_alpha:=2``
+    or ``publish_color:=0`` would reach the worker there without these checks.
     """
     p = spec(name)
-    if p.read_only:
-        return f"{name} is read-only: restart the node to change it"
     if isinstance(p.default, bool):
         return None if isinstance(value, bool) else f"{name} must be true or false"
     if p.float_range is not None:
