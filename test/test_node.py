@@ -21,7 +21,8 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
+from _node_harness import (NodeProcess, Probe, blocks_frame, decoded, raw_image, ros_env,
+                           write_palette)
 from _runtime_fixtures import make_model_file
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import decode_compressed, decode_image
@@ -121,14 +122,6 @@ def next_stamp() -> tuple[int, int]:
     ns = max(time.time_ns(), _last_stamp[0] + 1000)
     _last_stamp[0] = ns
     return divmod(ns, 10**9)
-
-
-def decoded(msg: Image) -> np.ndarray:
-    """An output image as RGB (labels as HxW)."""
-    if msg.encoding == "mono8":
-        return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
-    return decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
-                        msg.data)
 
 
 # -- node A -----------------------------------------------------------------------------------
@@ -429,10 +422,7 @@ def failing_model(path: Path) -> Path:
 def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
     """input_width/input_height, palette and use_camera_info:=false at start; then a frame
     whose inference fails is counted in diagnostics (ERROR) and the node goes on."""
-    palette = tmp_path / "four.yaml"
-    palette.write_text("name: four\nclasses:\n" + "".join(
-        f"  - {{name: {n}, color: [{r}, {g}, {b}]}}\n"
-        for n, (r, g, b) in zip(("dark", "red", "green", "blue"), PALETTE)))
+    palette = write_palette(tmp_path / "four.yaml", PALETTE)
     model = failing_model(tmp_path / "trap.onnx")
     # ONNX Runtime: its Gather fails on an out-of-range index (OpenVINO's clamps it)
     node = NodeProcess(["-p", f"model:={model}", "-p", "engine:=onnxruntime",

@@ -1,0 +1,264 @@
+"""`ros2 launch enet_ros segment.launch.py` and `multi_camera.launch.py`, for real.
+
+Each launch runs in a subprocess with the real launch, launch_ros and ros2launch of Foxy, Humble,
+Jazzy or Kilted (../shared/ros2-launch, released source) through ros2launch.api, against the
+package as colcon installs it, with Jazzy's rclpy from PyPI under the nodes. A probe (real
+rclpy) sends frames and reads labels and parameters back. One launch per file and distribution
+starts the nodes and checks everything that needs them (arguments, a params file, remapping,
+namespaces, rviz, Ctrl-C); the cases that end before any node starts (--show-args, refused
+values) are cheap and run one launch each. After every launch no process it started may be
+left (they carry a mark in their environment; _launch_harness.py).
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+
+from _launch_harness import (DISTROS, ROS2_LAUNCH, Launch, launch_env, run_launch,
+                             write_composition_interfaces)
+from _node_harness import Probe, blocks_frame, decoded, write_palette
+from _runtime_fixtures import make_model_file
+
+if not ROS2_LAUNCH.is_dir():
+    pytest.skip("no ../shared/ros2-launch (the released launch libraries of ROS 2) beside the "
+                "repository", allow_module_level=True)
+
+SEGMENT, MULTI = "segment.launch.py", "multi_camera.launch.py"
+FILE_COLOURS = ((200, 0, 0), (0, 200, 0), (0, 0, 200), (90, 90, 90))
+ARGUMENT_COLOURS = ((250, 250, 0), (0, 250, 250), (250, 0, 250), (90, 90, 90))
+FILE_SIZE = (24, 40)           # input_height, input_width in the params file
+FRAME = (48, 64)               # camera frames (height, width)
+CLEAN = "process has finished cleanly"
+# rviz2 is not on PyPI: a stand-in executable in a package prefix of its own records the command
+# line launch gives it and, like rviz2, ends cleanly on Ctrl-C.
+RVIZ2 = '''"""rviz2 stand-in: writes its arguments to argv.txt beside it, waits for Ctrl-C."""
+import pathlib
+import signal
+import sys
+
+try:
+    pathlib.Path(__file__).with_name("argv.txt").write_text("\\n".join(sys.argv[1:]))
+    signal.pause()
+except KeyboardInterrupt:
+    pass
+'''
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """The fixture model, two palettes for it, params files (raw and compressed transport),
+    the composition_interfaces stand-in and an rviz2 stand-in prefix."""
+    folder = tmp_path_factory.mktemp("launch_files")
+    model = make_model_file(folder / "tiny.onnx")
+    found = {"model": model,
+             "file_palette": write_palette(folder / "file_palette.yaml", FILE_COLOURS),
+             "argument_palette": write_palette(folder / "argument_palette.yaml",
+                                               ARGUMENT_COLOURS),
+             "stand_ins": write_composition_interfaces(folder / "stand_ins")}
+    for transport in ("raw", "compressed"):
+        found[transport] = folder / f"params_{transport}.yaml"
+        found[transport].write_text(
+            "/**:\n  ros__parameters:\n"
+            f"    model: {model}\n    engine: onnxruntime\n"
+            f"    palette: {found['file_palette']}\n    input_height: {FILE_SIZE[0]}\n"
+            f"    input_width: {FILE_SIZE[1]}\n    overlay_alpha: 0.8\n"
+            f"    output_resolution: network\n    transport: {transport}\n")
+    rviz = folder / "rviz_prefix"
+    (rviz / "share" / "ament_index" / "resource_index" / "packages").mkdir(parents=True)
+    (rviz / "share" / "ament_index" / "resource_index" / "packages" / "rviz2").write_text("")
+    executable = rviz / "lib" / "rviz2" / "rviz2"
+    executable.parent.mkdir(parents=True)
+    executable.write_text(f"#!{sys.executable}\n{RVIZ2}")
+    executable.chmod(0o755)
+    found["rviz_prefix"] = rviz
+    return found
+
+
+@pytest.fixture
+def ros(tmp_path) -> dict[str, str]:
+    """Loopback discovery in a random private domain; the probe reads it from os.environ."""
+    env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_LOG_DIR": str(tmp_path / "log"),
+           "ROS_DOMAIN_ID": str(random.randrange(1, 200)), "RCUTILS_COLORIZED_OUTPUT": "0",
+           "PYTHONUNBUFFERED": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield dict(os.environ)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _env(distro: str, install: Path, files: dict[str, Path], ros: dict[str, str],
+         rviz: bool = False) -> dict[str, str]:
+    prefixes = [install, *([files["rviz_prefix"]] if rviz else [])]
+    return launch_env(distro, prefixes, files["stand_ins"], ros)
+
+
+def _stopped_cleanly(launch: Launch, processes: int) -> None:
+    """Ctrl-C ends launch with exit 0, every process finished cleanly, nothing left behind."""
+    status = launch.interrupt()
+    output = launch.output()
+    left = launch.left_behind()
+    assert status == 0, output
+    assert output.count(CLEAN) == processes, output
+    assert "Traceback" not in output and not left, (left, output)
+
+
+def _wait_ready(probe: Probe, keys: tuple[str, ...], publisher) -> None:
+    for key in keys:
+        probe.listen(key, Image)
+        probe.wait_subscribed(key, timeout=30)
+    probe.wait_camera_matched(publisher, timeout=30)
+
+
+def _parameters(probe: Probe, node: str, names: tuple[str, ...]) -> dict:
+    return {name: probe.get_parameter(node, name) for name in names}
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_segment_launch_with_the_shipped_params_file(distro, install, files, ros, tmp_path):
+    """Every argument reaches the node or rviz, over the shipped config/segment.yaml (the
+    default params_file): namespace, topics, model, input size, palette, overlay_alpha,
+    use_compressed; rviz runs in the node's namespace with the installed rviz config."""
+    launch = Launch(SEGMENT, [
+        "namespace:=front", "image:=/cam/image_raw", "camera_info:=/cam/camera_info",
+        f"model:={files['model']}", "input_width:=32", "input_height:=16",
+        f"palette:={files['argument_palette']}", "overlay_alpha:=0.25",
+        "use_compressed:=false", "rviz:=true"],
+        _env(distro, install, files, ros, rviz=True), tmp_path / "launch.log")
+    try:
+        launch.wait_for("segmenting ")
+        probe = Probe(int(ros["ROS_DOMAIN_ID"]), namespace="/front")
+        try:
+            _wait_ready(probe, ("labels", "color"), probe.image_pub)
+            probe.publish_image(np.full((*FRAME, 3), 10, np.uint8), "rgb8", (1, 0))
+            labels, color = probe.frame("labels", (1, 0)), probe.frame("color", (1, 0))
+            assert (labels.height, labels.width) == FRAME    # the shipped file: camera size
+            assert np.all(decoded(labels) == 0)
+            assert np.all(decoded(color) == ARGUMENT_COLOURS[0])
+            assert _parameters(probe, "/front/enet_segment", (
+                "model", "input_height", "input_width", "palette", "overlay_alpha",
+                "transport", "output_resolution")) == {
+                "model": str(files["model"]), "input_height": 16, "input_width": 32,
+                "palette": str(files["argument_palette"]), "overlay_alpha": 0.25,
+                "transport": "raw", "output_resolution": "camera"}
+        finally:
+            probe.close()
+        rviz_argv = (files["rviz_prefix"] / "lib" / "rviz2" / "argv.txt").read_text().split()
+        share = install / "share" / "enet_ros"
+        assert rviz_argv[:2] == ["-d", str(share / "rviz" / "segment.rviz")]
+        assert {"__node:=enet_rviz", "__ns:=/front"} <= set(rviz_argv)
+    finally:
+        _stopped_cleanly(launch, processes=2)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_a_params_file_wins_over_launch_defaults_and_loses_to_given_arguments(
+        distro, install, files, ros, tmp_path):
+    """The user's params file gives what no argument gives, although segment.launch.py declares
+    an argument for it (model, input_height, palette, overlay_alpha, transport: compressed);
+    input_width, given, overrides the file. Default image topic and namespace."""
+    launch = Launch(SEGMENT, [f"params_file:={files['compressed']}", "input_width:=32"],
+                    _env(distro, install, files, ros), tmp_path / "launch.log")
+    try:
+        launch.wait_for("segmenting ")
+        probe = Probe(int(ros["ROS_DOMAIN_ID"]), camera="/camera")
+        try:
+            _wait_ready(probe, ("labels", "color"), probe.compressed_pub)
+            frame = cv2.imencode(".png", np.full((*FRAME, 3), 10, np.uint8))[1].tobytes()
+            probe.publish_compressed(frame, "png", (1, 0))
+            labels, color = probe.frame("labels", (1, 0)), probe.frame("color", (1, 0))
+            assert (labels.height, labels.width) == (FILE_SIZE[0], 32)
+            assert np.all(decoded(color) == FILE_COLOURS[0])
+            assert _parameters(probe, "/enet_segment", (
+                "model", "palette", "overlay_alpha", "transport")) == {
+                "model": str(files["model"]), "palette": str(files["file_palette"]),
+                "overlay_alpha": 0.8, "transport": "compressed"}
+        finally:
+            probe.close()
+    finally:
+        _stopped_cleanly(launch, processes=1)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_multi_camera_launch(distro, install, files, ros, tmp_path):
+    """One node per camera namespace, each on its camera's compressed images (use_compressed
+    given, over the params file's raw transport), input size from the params file."""
+    launch = Launch(MULTI, ["cameras:=cam, rear", f"params_file:={files['raw']}",
+                            "use_compressed:=true"],
+                    _env(distro, install, files, ros), tmp_path / "launch.log")
+    try:
+        launch.wait_for("segmenting ", count=2)
+        frame = cv2.imencode(".png", blocks_frame(*FRAME)[:, :, ::-1])[1].tobytes()
+        for seconds, camera in enumerate(("/cam", "/rear"), start=1):
+            probe = Probe(int(ros["ROS_DOMAIN_ID"]), namespace=camera, camera=camera)
+            try:
+                _wait_ready(probe, ("labels",), probe.compressed_pub)
+                probe.publish_compressed(frame, "png", (seconds, 0))
+                labels = probe.frame("labels", (seconds, 0))
+                assert (labels.height, labels.width) == FILE_SIZE
+                assert probe.get_parameter(f"{camera}/enet_segment", "transport") == \
+                    "compressed"
+            finally:
+                probe.close()
+    finally:
+        _stopped_cleanly(launch, processes=2)
+
+
+EXPECTED_ARGUMENTS = {
+    SEGMENT: {"image", "camera_info", "model", "input_width", "input_height", "palette",
+              "overlay_alpha", "use_compressed", "params_file", "namespace", "rviz"},
+    MULTI: {"cameras", "image", "camera_info", "use_compressed", "params_file"},
+}
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+@pytest.mark.parametrize("file_name", [SEGMENT, MULTI])
+def test_show_args_lists_every_argument_with_its_description(distro, file_name, install,
+                                                             files, ros, tmp_path):
+    """`ros2 launch enet_ros FILE --show-args`: every argument, described; rviz off unless
+    asked."""
+    status, output, left = run_launch(file_name, ["--show-args"],
+                                      _env(distro, install, files, ros), tmp_path / "args.log")
+    assert status == 0 and not left, (left, output)
+    found = re.findall(r"^    '(\w+)':\n        (.+)\n        \(default: (.*)\)$", output,
+                       re.M)
+    assert {name for name, _, _ in found} == EXPECTED_ARGUMENTS[file_name], output
+    for name, description, _ in found:
+        assert len(description) > 15 and description != "no description given", name
+    if file_name == SEGMENT:
+        assert ("rviz", "'false'") in {(name, default) for name, _, default in found}
+
+
+REFUSED = [
+    (SEGMENT, ["input_width:=wide"], "launch argument input_width:='wide' is not a valid int"),
+    (SEGMENT, ["use_compressed:=yes"], 'Argument "use_compressed" provided value "yes" is not '
+                                       "valid"),
+    (MULTI, ["cameras:= , "], "cameras is empty: give camera namespaces"),
+    # rviz2 is not installed here: the launch must fail before segment_node starts
+    (SEGMENT, ["rviz:=true"], "rviz:=true but rviz2 cannot be started (package 'rviz2' not "
+                              "found"),
+]
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+@pytest.mark.parametrize("file_name, arguments, message", REFUSED,
+                         ids=[f"{f.split('.')[0]}-{a[0].split(':=')[0]}" for f, a, _ in REFUSED])
+def test_a_refused_value_is_one_error_and_starts_nothing(distro, file_name, arguments, message,
+                                                         install, files, ros, tmp_path):
+    status, output, left = run_launch(file_name, arguments, _env(distro, install, files, ros),
+                                      tmp_path / "launch.log")
+    assert status == 1 and not left, (left, output)
+    lines = output.strip().splitlines()
+    assert message in lines[-1], output      # launch's last word (Foxy: after a traceback)
+    assert "process started" not in output, output
