@@ -11,6 +11,7 @@ is found even after it has been orphaned (its parent PID 1).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,3 +130,13 @@ def run_launch(file_name: str, arguments: list[str], env: dict[str, str], log_pa
     launch = Launch(file_name, arguments, env, log_path)
     status = launch.wait(timeout)
     return status, launch.output(), launch.left_behind()
+
+
+def declared_arguments(file_name: str, env: dict[str, str],
+                       log_path: Path) -> dict[str, tuple[str, str]]:
+    """`ros2 launch enet_ros FILE --show-args`, read: argument -> (description, default)."""
+    status, output, left = run_launch(file_name, ["--show-args"], env, log_path)
+    assert status == 0 and not left, (left, output)
+    found = re.findall(r"^    '(\w+)':\n        (.+)\n        \(default: (.*)\)$", output,
+                       re.M)
+    return {name: (description, default) for name, description, default in found}
