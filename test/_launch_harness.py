@@ -101,7 +101,10 @@ class Launch:
 
     def interrupt(self, timeout: float = 60.0) -> int:
         """Ctrl-C: SIGINT to the whole process group; launch's exit status."""
-        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:  # launch, and all it started, ended already
+            pass
         return self.wait(timeout)
 
     def wait(self, timeout: float = 60.0) -> int:

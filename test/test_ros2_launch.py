@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -104,13 +105,18 @@ def _env(distro: str, install: Path, files: dict[str, Path], ros: dict[str, str]
 
 
 def _stopped_cleanly(launch: Launch, processes: int) -> None:
-    """Ctrl-C ends launch with exit 0, every process finished cleanly, nothing left behind."""
+    """Ctrl-C ends launch with exit 0, every process finished cleanly, nothing left behind,
+    and launch complained of nothing on the way (a params file that is not there is only a
+    warning of launch_ros's, and the node then runs on its defaults)."""
     status = launch.interrupt()
     output = launch.output()
     left = launch.left_behind()
     assert status == 0, output
     assert output.count(CLEAN) == processes, output
     assert "Traceback" not in output and not left, (left, output)
+    complaints = [line for line in output.splitlines()
+                  if re.match(r"\[(WARNING|ERROR)\] \[launch", line) and "ctrl-c" not in line]
+    assert not complaints, output
 
 
 def _wait_ready(probe: Probe, keys: tuple[str, ...], publisher) -> None:
@@ -225,13 +231,16 @@ EXPECTED_ARGUMENTS = {
 @pytest.mark.parametrize("file_name", [SEGMENT, MULTI])
 def test_show_args_lists_every_argument_with_its_description(distro, file_name, install,
                                                              files, ros, tmp_path):
-    """`ros2 launch enet_ros FILE --show-args`: every argument, described; rviz off unless
-    asked."""
+    """`ros2 launch enet_ros FILE --show-args`: every argument, described; the shipped
+    parameters and rviz off unless asked."""
     arguments = declared_arguments(file_name, _env(distro, install, files, ros),
                                    tmp_path / "args.log")
     assert set(arguments) == EXPECTED_ARGUMENTS[file_name]
     for name, (description, _) in arguments.items():
         assert len(description) > 15 and description != "no description given", name
+    # the shipped parameters by default (only segment.launch.py's default is also launched)
+    assert re.search(r"FindPackageShare\(pkg='enet_ros'\).*'config'.*'segment\.yaml'",
+                     arguments["params_file"][1]), arguments["params_file"]
     if file_name == SEGMENT:
         assert arguments["rviz"][1] == "'false'"
 
