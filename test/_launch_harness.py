@@ -10,6 +10,7 @@ is found even after it has been orphaned (its parent PID 1).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -25,10 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ROS2_LAUNCH = REPO_ROOT.parent / "shared" / "ros2-launch"
 DISTROS = ("foxy", "humble", "jazzy", "kilted")
 RUNNER = Path(__file__).with_name("_ros2_launch.py")
-MARK = "ENET_ROS_TEST_LAUNCH"
+MARK = "ENET_ROS_TEST_LAUNCH"     # _ros2_launch.py --each adds /<i> for its i-th command
 # launch_ros imports composition_interfaces (a message package, not on PyPI) for composable
 # nodes only, with LoadNode.Request in annotations evaluated at import: this much of it.
-COMPOSITION_INTERFACES_SRV = '''"""Stand-in: what launch_ros imports; composable nodes are not used."""
+COMPOSITION_INTERFACES_SRV = '''"""Stand-in: what launch_ros imports (composable nodes unused)."""
 
 
 class LoadNode:
@@ -120,26 +121,36 @@ class Launch:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        found = marked_processes(MARK, self.mark)
-        for pid in found:
-            os.kill(pid, signal.SIGKILL)
-        return list(found.values())
+        return kill_marked(self.mark)
 
 
-def run_launch(file_name: str, arguments: list[str], env: dict[str, str], log_path: Path,
-               timeout: float = 60.0) -> tuple[int, str, list[str]]:
-    """A launch that ends by itself (an error, --show-args): its exit status, output and the
-    processes it left behind."""
-    launch = Launch(file_name, arguments, env, log_path)
-    status = launch.wait(timeout)
-    return status, launch.output(), launch.left_behind()
+def kill_marked(mark: str) -> list[str]:
+    """Kill every process with ``mark`` in the environment; their command lines."""
+    found = marked_processes(MARK, mark)
+    for pid in found:
+        os.kill(pid, signal.SIGKILL)
+    return list(found.values())
 
 
-def declared_arguments(file_name: str, env: dict[str, str],
-                       log_path: Path) -> dict[str, tuple[str, str]]:
-    """`ros2 launch enet_ros FILE --show-args`, read: argument -> (description, default)."""
-    status, output, left = run_launch(file_name, ["--show-args"], env, log_path)
-    assert status == 0 and not left, (left, output)
+def run_launches(commands: list[list[str]], env: dict[str, str],
+                 folder: Path) -> list[tuple[int, str, list[str]]]:
+    """Launches that end by themselves (an error, --show-args), each `ros2 launch enet_ros
+    FILE ARGS` in a process of its own forked from one that imports launch once: for each,
+    its exit status, output and the command lines of the processes it left behind (killed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "commands.json").write_text(json.dumps([["enet_ros", *c] for c in commands]))
+    mark = uuid.uuid4().hex
+    runner = subprocess.run([sys.executable, str(RUNNER), "--each", str(folder)],
+                            env={**env, MARK: mark}, capture_output=True, text=True,
+                            timeout=60 + 15 * len(commands))
+    assert runner.returncode == 0, runner.stdout + runner.stderr
+    return [(int((folder / f"{i}.status").read_text()),
+             (folder / f"{i}.log").read_text(errors="replace"), kill_marked(f"{mark}/{i}"))
+            for i in range(len(commands))]
+
+
+def shown_arguments(output: str) -> dict[str, tuple[str, str]]:
+    """The output of `ros2 launch ... --show-args`, read: argument -> (description, default)."""
     found = re.findall(r"^    '(\w+)':\n        (.+)\n        \(default: (.*)\)$", output,
                        re.M)
     return {name: (description, default) for name, description, default in found}

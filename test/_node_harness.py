@@ -195,6 +195,21 @@ class Probe:
                          if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp), None)
         return self.wait_for(find, timeout, f"enet/{key} with stamp {stamp}")
 
+    def send_until(self, send: Callable[[], None], stamp: tuple[int, int],
+                   keys: tuple[str, ...], timeout: float = 20.0) -> list[Any]:
+        """``send()`` a frame stamped ``stamp`` again each second until it has come back on
+        every enet/<key>; those messages. For a node just started: each of its publishers
+        matches a new subscription a moment after the subscription matches it (discovery is
+        two-sided), and sends nothing to it before (nor computes an output nobody takes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            send()
+            try:
+                return [self.frame(key, stamp, timeout=1.0) for key in keys]
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     def diagnostics(self) -> dict[str, str] | None:
         """Key/values of the newest segmentation status from the node, or None."""
         for msg in reversed(self.messages("diagnostics")):

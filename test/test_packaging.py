@@ -1,6 +1,6 @@
-"""The package as ROS 2 sees it: colcon builds it (the `install` fixture, conftest.py), the install tree has what `ros2 launch` and
-`ros2 run` look for, package.xml parses, and the installed executable starts (and fails
-clearly without a model)."""
+"""The package as ROS 2 sees it: colcon builds it (the `install` fixture, conftest.py), the
+install tree has what `ros2 launch` and `ros2 run` look for, package.xml parses, and the
+installed executable starts (and fails clearly without a model)."""
 from __future__ import annotations
 
 import ast

@@ -41,7 +41,7 @@ def test_readme_workspace_steps_work_as_written(install, tmp_path):
     (it starts at the repository root): ROS 2 sourced before rosdep and colcon, the clone in
     the workspace's src/, rosdep and colcon run in the workspace, files that exist, and
     `ros2 launch` given only arguments the launch file declares (Humble's launch says which)."""
-    from _launch_harness import (ROS2_LAUNCH, declared_arguments, launch_env,
+    from _launch_harness import (ROS2_LAUNCH, launch_env, run_launches, shown_arguments,
                                  write_composition_interfaces)
     from _ros_distro_api import DISTROS
 
@@ -94,6 +94,7 @@ def test_readme_workspace_steps_work_as_written(install, tmp_path):
         pytest.skip("no ../shared/ros2-launch (the released launch libraries of ROS 2) beside "
                     "the repository: the `ros2 launch` arguments are unchecked")
     env = launch_env("humble", [install], write_composition_interfaces(tmp_path / "stand_ins"),
-                     dict(os.environ))
-    for file_name, given in launches:
-        assert given <= set(declared_arguments(file_name, env, tmp_path / "log")), file_name
+                     {**os.environ, "ROS_LOG_DIR": str(tmp_path / "log")})
+    outcomes = run_launches([[f, "--show-args"] for f, _ in launches], env, tmp_path / "runs")
+    for (file_name, given), (status, output, left) in zip(launches, outcomes):
+        assert status == 0 and not left and given <= set(shown_arguments(output)), output

@@ -3,27 +3,30 @@
 Each launch runs in a subprocess with the real launch, launch_ros and ros2launch of Foxy, Humble,
 Jazzy or Kilted (../shared/ros2-launch, released source) through ros2launch.api, against the
 package as colcon installs it, with Jazzy's rclpy from PyPI under the nodes. A probe (real
-rclpy) sends frames and reads labels and parameters back. One launch per file and distribution
-starts the nodes and checks everything that needs them (arguments, a params file, remapping,
-namespaces, rviz, Ctrl-C); the cases that end before any node starts (--show-args, refused
-values) are cheap and run one launch each. After every launch no process it started may be
-left (they carry a mark in their environment; _launch_harness.py).
+rclpy) sends frames and reads labels and parameters back. Three launches a distribution start
+nodes, each checking several things that need them (arguments, params files, remapping,
+namespaces, rviz, Ctrl-C); the launches that end before any node starts (--show-args, refused
+values) run as one batch a distribution, each forked from a process that has imported launch.
+After every launch no process it started may be left (they carry a mark in their environment;
+_launch_harness.py).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
-from _launch_harness import (DISTROS, ROS2_LAUNCH, Launch, declared_arguments, launch_env,
-                             run_launch, write_composition_interfaces)
+from _launch_harness import (DISTROS, ROS2_LAUNCH, Launch, launch_env, run_launches,
+                             shown_arguments, write_composition_interfaces)
 from _node_harness import Probe, blocks_frame, decoded, write_palette
 from _runtime_fixtures import make_model_file
 
@@ -119,6 +122,16 @@ def _stopped_cleanly(launch: Launch, processes: int) -> None:
     assert not complaints, output
 
 
+@contextlib.contextmanager
+def _probing(ros: dict[str, str], **where: str) -> Iterator[Probe]:
+    """A probe in the launch's domain (namespace, camera: see Probe), closed afterwards."""
+    probe = Probe(int(ros["ROS_DOMAIN_ID"]), **where)
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
 def _wait_ready(probe: Probe, keys: tuple[str, ...], publisher) -> None:
     for key in keys:
         probe.listen(key, Image)
@@ -142,12 +155,11 @@ def test_segment_launch_with_the_shipped_params_file(distro, install, files, ros
         "use_compressed:=false", "rviz:=true"],
         _env(distro, install, files, ros, rviz=True), tmp_path / "launch.log")
     try:
-        launch.wait_for("segmenting ")
-        probe = Probe(int(ros["ROS_DOMAIN_ID"]), namespace="/front")
-        try:
+        with _probing(ros, namespace="/front") as probe:   # its discovery overlaps the start
+            launch.wait_for("segmenting ")
             _wait_ready(probe, ("labels", "color"), probe.image_pub)
-            probe.publish_image(np.full((*FRAME, 3), 10, np.uint8), "rgb8", (1, 0))
-            labels, color = probe.frame("labels", (1, 0)), probe.frame("color", (1, 0))
+            labels, color = probe.send_until(lambda: probe.publish_image(
+                np.full((*FRAME, 3), 10, np.uint8), "rgb8", (1, 0)), (1, 0), ("labels", "color"))
             assert (labels.height, labels.width) == FRAME    # the shipped file: camera size
             assert np.all(decoded(labels) == 0)
             assert np.all(decoded(color) == ARGUMENT_COLOURS[0])
@@ -157,8 +169,6 @@ def test_segment_launch_with_the_shipped_params_file(distro, install, files, ros
                 "model": str(files["model"]), "input_height": 16, "input_width": 32,
                 "palette": str(files["argument_palette"]), "overlay_alpha": 0.25,
                 "transport": "raw", "output_resolution": "camera"}
-        finally:
-            probe.close()
         rviz_argv = (files["rviz_prefix"] / "lib" / "rviz2" / "argv.txt").read_text().split()
         share = install / "share" / "enet_ros"
         assert rviz_argv[:2] == ["-d", str(share / "rviz" / "segment.rviz")]
@@ -176,21 +186,18 @@ def test_a_params_file_wins_over_launch_defaults_and_loses_to_given_arguments(
     launch = Launch(SEGMENT, [f"params_file:={files['compressed']}", "input_width:=32"],
                     _env(distro, install, files, ros), tmp_path / "launch.log")
     try:
-        launch.wait_for("segmenting ")
-        probe = Probe(int(ros["ROS_DOMAIN_ID"]), camera="/camera")
-        try:
+        with _probing(ros, camera="/camera") as probe:
+            launch.wait_for("segmenting ")
             _wait_ready(probe, ("labels", "color"), probe.compressed_pub)
             frame = cv2.imencode(".png", np.full((*FRAME, 3), 10, np.uint8))[1].tobytes()
-            probe.publish_compressed(frame, "png", (1, 0))
-            labels, color = probe.frame("labels", (1, 0)), probe.frame("color", (1, 0))
+            labels, color = probe.send_until(lambda: probe.publish_compressed(
+                frame, "png", (1, 0)), (1, 0), ("labels", "color"))
             assert (labels.height, labels.width) == (FILE_SIZE[0], 32)
             assert np.all(decoded(color) == FILE_COLOURS[0])
             assert _parameters(probe, "/enet_segment", (
                 "model", "palette", "overlay_alpha", "transport")) == {
                 "model": str(files["model"]), "palette": str(files["file_palette"]),
                 "overlay_alpha": 0.8, "transport": "compressed"}
-        finally:
-            probe.close()
     finally:
         _stopped_cleanly(launch, processes=1)
 
@@ -203,19 +210,17 @@ def test_multi_camera_launch(distro, install, files, ros, tmp_path):
                             "use_compressed:=true"],
                     _env(distro, install, files, ros), tmp_path / "launch.log")
     try:
-        launch.wait_for("segmenting ", count=2)
-        frame = cv2.imencode(".png", blocks_frame(*FRAME)[:, :, ::-1])[1].tobytes()
-        for seconds, camera in enumerate(("/cam", "/rear"), start=1):
-            probe = Probe(int(ros["ROS_DOMAIN_ID"]), namespace=camera, camera=camera)
-            try:
+        with _probing(ros, namespace="/cam", camera="/cam") as cam, \
+                _probing(ros, namespace="/rear", camera="/rear") as rear:
+            launch.wait_for("segmenting ", count=2)
+            frame = cv2.imencode(".png", blocks_frame(*FRAME)[:, :, ::-1])[1].tobytes()
+            for seconds, probe in enumerate((cam, rear), start=1):
                 _wait_ready(probe, ("labels",), probe.compressed_pub)
-                probe.publish_compressed(frame, "png", (seconds, 0))
-                labels = probe.frame("labels", (seconds, 0))
+                (labels,) = probe.send_until(lambda: probe.publish_compressed(
+                    frame, "png", (seconds, 0)), (seconds, 0), ("labels",))
                 assert (labels.height, labels.width) == FILE_SIZE
-                assert probe.get_parameter(f"{camera}/enet_segment", "transport") == \
-                    "compressed"
-            finally:
-                probe.close()
+                assert probe.get_parameter(f"{probe.namespace}/enet_segment",
+                                           "transport") == "compressed"
     finally:
         _stopped_cleanly(launch, processes=2)
 
@@ -225,26 +230,6 @@ EXPECTED_ARGUMENTS = {
               "overlay_alpha", "use_compressed", "params_file", "namespace", "rviz"},
     MULTI: {"cameras", "image", "camera_info", "use_compressed", "params_file"},
 }
-
-
-@pytest.mark.parametrize("distro", DISTROS)
-@pytest.mark.parametrize("file_name", [SEGMENT, MULTI])
-def test_show_args_lists_every_argument_with_its_description(distro, file_name, install,
-                                                             files, ros, tmp_path):
-    """`ros2 launch enet_ros FILE --show-args`: every argument, described; the shipped
-    parameters and rviz off unless asked."""
-    arguments = declared_arguments(file_name, _env(distro, install, files, ros),
-                                   tmp_path / "args.log")
-    assert set(arguments) == EXPECTED_ARGUMENTS[file_name]
-    for name, (description, _) in arguments.items():
-        assert len(description) > 15 and description != "no description given", name
-    # the shipped parameters by default (only segment.launch.py's default is also launched)
-    assert re.search(r"FindPackageShare\(pkg='enet_ros'\).*'config'.*'segment\.yaml'",
-                     arguments["params_file"][1]), arguments["params_file"]
-    if file_name == SEGMENT:
-        assert arguments["rviz"][1] == "'false'"
-
-
 REFUSED = [
     (SEGMENT, ["input_width:=wide"], "launch argument input_width:='wide' is not a valid int"),
     (SEGMENT, ["use_compressed:=yes"], 'Argument "use_compressed" provided value "yes" is not '
@@ -254,15 +239,52 @@ REFUSED = [
     (SEGMENT, ["rviz:=true"], "rviz:=true but rviz2 cannot be started (package 'rviz2' not "
                               "found"),
 ]
+SHORT = [[file_name, "--show-args"] for file_name in EXPECTED_ARGUMENTS] + [
+    [file_name, *arguments] for file_name, arguments, _ in REFUSED]
+
+
+@pytest.fixture(scope="module")
+def short_launches(install, files, tmp_path_factory):
+    """distro -> {SHORT command: (exit status, output, processes left behind)}: the launches
+    that end by themselves, run once a distribution in one batch (_ros2_launch.py --each),
+    since importing launch is most of their time."""
+    done: dict[str, dict[tuple[str, ...], tuple[int, str, list[str]]]] = {}
+
+    def results(distro: str) -> dict[tuple[str, ...], tuple[int, str, list[str]]]:
+        if distro not in done:
+            folder = tmp_path_factory.mktemp(f"short_{distro}")
+            env = launch_env(distro, [install], files["stand_ins"],
+                             {**os.environ, "ROS_LOG_DIR": str(folder / "log")})
+            done[distro] = dict(zip(map(tuple, SHORT), run_launches(SHORT, env, folder)))
+        return done[distro]
+    return results
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+@pytest.mark.parametrize("file_name", list(EXPECTED_ARGUMENTS))
+def test_show_args_lists_every_argument_with_its_description(distro, file_name,
+                                                             short_launches):
+    """`ros2 launch enet_ros FILE --show-args`: every argument, described; the shipped
+    parameters and rviz off unless asked."""
+    status, output, left = short_launches(distro)[(file_name, "--show-args")]
+    assert status == 0 and not left, (left, output)
+    arguments = shown_arguments(output)
+    assert set(arguments) == EXPECTED_ARGUMENTS[file_name], output
+    for name, (description, _) in arguments.items():
+        assert len(description) > 15 and description != "no description given", name
+    # the shipped parameters by default (only segment.launch.py's default is also launched)
+    assert re.search(r"FindPackageShare\(pkg='enet_ros'\).*'config'.*'segment\.yaml'",
+                     arguments["params_file"][1]), arguments["params_file"]
+    if file_name == SEGMENT:
+        assert arguments["rviz"][1] == "'false'"
 
 
 @pytest.mark.parametrize("distro", DISTROS)
 @pytest.mark.parametrize("file_name, arguments, message", REFUSED,
                          ids=[f"{f.split('.')[0]}-{a[0].split(':=')[0]}" for f, a, _ in REFUSED])
 def test_a_refused_value_is_one_error_and_starts_nothing(distro, file_name, arguments, message,
-                                                         install, files, ros, tmp_path):
-    status, output, left = run_launch(file_name, arguments, _env(distro, install, files, ros),
-                                      tmp_path / "launch.log")
+                                                         short_launches):
+    status, output, left = short_launches(distro)[(file_name, *arguments)]
     assert status == 1 and not left, (left, output)
     lines = output.strip().splitlines()
     assert message in lines[-1], output      # launch's last word (Foxy: after a traceback)
