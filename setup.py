@@ -89,6 +89,9 @@ setup(
             "colcon-core",
             "colcon-ros",
             "catkin_pkg",
+            # launch's process handling: test/test_ros2_launch.py runs the launch files with
+            # the real launch library of each distribution (../shared/ros2-launch)
+            "osrf-pycommon",
         ],
     },
     zip_safe=True,

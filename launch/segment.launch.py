@@ -16,9 +16,9 @@ from __future__ import annotations  # ROS 2 on Python 3.8 (JetPack 5)
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, SubstitutionFailure
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+from launch_ros.substitutions import ExecutableInPackage, FindPackageShare
 
 BOOLEAN = ["true", "false"]
 UNSET_OR_BOOLEAN = ["", "true", "false"]
@@ -60,8 +60,25 @@ def given_parameters(context) -> dict:
     return overrides
 
 
+def require_rviz(context) -> None:
+    """Fail the launch, before any node starts, when rviz:=true and rviz2 cannot be found.
+
+    launch looks a Node's executable up only as it starts that Node: a missing rviz2 ended the
+    launch with exit 1 after segment_node had started, and under Humble, Jazzy and Kilted left
+    segment_node running, orphaned. The same lookup done first starts nothing.
+    """
+    try:
+        ExecutableInPackage(executable="rviz2", package="rviz2").perform(context)
+    except (LookupError, SubstitutionFailure) as error:  # LookupError: package not found
+        reason = error.args[0] if error.args else error
+        raise RuntimeError(f"rviz:=true but rviz2 cannot be started ({reason}): install rviz2 "
+                           f"(ros-$ROS_DISTRO-rviz2) or launch with rviz:=false") from None
+
+
 def _nodes(context, *args, **kwargs) -> list[Node]:
     """The segment node and rviz; runs at launch time, when the arguments have values."""
+    if LaunchConfiguration("rviz").perform(context) == "true":  # choices: true or false
+        require_rviz(context)
     overrides = given_parameters(context)
     image = LaunchConfiguration("image").perform(context)
     share = FindPackageShare("enet_ros")

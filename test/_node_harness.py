@@ -36,7 +36,7 @@ from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.srv import GetParameters, SetParameters
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from enet_ros.image_codec import encode_image
+from enet_ros.image_codec import decode_image, encode_image
 from enet_ros.ros.demo import _environment
 
 
@@ -108,7 +108,9 @@ class NodeProcess:
 class Probe:
     """A test-side rclpy node on its own context: publishes frames, records every output."""
 
-    def __init__(self, domain_id: int, namespace: str = "") -> None:
+    def __init__(self, domain_id: int, namespace: str = "", camera: str = "/cam") -> None:
+        """namespace: the node under test's; camera: where the frames go (camera/image_raw,
+        camera/image_raw/compressed, camera/camera_info)."""
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node("enet_probe", context=self.context)
@@ -117,10 +119,10 @@ class Probe:
         self._lock = threading.Lock()
         self._subs: dict[str, Any] = {}
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.node.create_publisher(Image, "/cam/image_raw", qos)
+        self.image_pub = self.node.create_publisher(Image, f"{camera}/image_raw", qos)
         self.compressed_pub = self.node.create_publisher(
-            CompressedImage, "/cam/image_raw/compressed", qos)
-        self.info_pub = self.node.create_publisher(CameraInfo, "/cam/camera_info", qos)
+            CompressedImage, f"{camera}/image_raw/compressed", qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, f"{camera}/camera_info", qos)
         self.listen("diagnostics", DiagnosticArray, "/diagnostics")
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -204,6 +206,21 @@ class Probe:
                          if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp), None)
         return self.wait_for(find, timeout, f"enet/{key} with stamp {stamp}")
 
+    def send_until(self, send: Callable[[], None], stamp: tuple[int, int],
+                   keys: tuple[str, ...], timeout: float = 20.0) -> list[Any]:
+        """``send()`` a frame stamped ``stamp`` again each second until it has come back on
+        every enet/<key>; those messages. For a node just started: each of its publishers
+        matches a new subscription a moment after the subscription matches it (discovery is
+        two-sided), and sends nothing to it before (nor computes an output nobody takes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            send()
+            try:
+                return [self.frame(key, stamp, timeout=1.0) for key in keys]
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     def diagnostics(self) -> dict[str, str] | None:
         """Key/values of the newest segmentation status from the node, or None."""
         for msg in reversed(self.messages("diagnostics")):
@@ -281,6 +298,14 @@ def raw_image(rgb: np.ndarray, encoding: str, stamp: tuple[int, int],
     return msg
 
 
+def decoded(msg: Image) -> np.ndarray:
+    """An output image as RGB (labels as HxW)."""
+    if msg.encoding == "mono8":
+        return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+    return decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
+                        msg.data)
+
+
 def blocks_frame(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
     """An RGB frame with blocks of the fixture model's classes (dark, red, green, blue)."""
     rng = np.random.default_rng(seed)
@@ -288,3 +313,11 @@ def blocks_frame(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray
     blocks = rng.integers(0, 4, size=(height // 8, width // 8))
     image = colours[np.kron(blocks, np.ones((8, 8), int))]
     return np.ascontiguousarray(image.astype(np.uint8))
+
+
+def write_palette(path: Path, colours: tuple[tuple[int, int, int], ...]) -> Path:
+    """A palette file for the fixture model's four classes (dark, red, green, blue)."""
+    path.write_text("name: four\nclasses:\n" + "".join(
+        f"  - {{name: {n}, color: [{r}, {g}, {b}]}}\n"
+        for n, (r, g, b) in zip(("dark", "red", "green", "blue"), colours)))
+    return path

@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+COLCON_SKIP = shutil.ignore_patterns(".git", ".venv", "build", "install", "log", "__pycache__",
+                                     "*.egg-info", ".pytest_cache", "test")
+# Set in the environment of every process the tests start (inherited by what those start).
+SESSION_MARK = "ENET_ROS_TEST_SESSION"
 CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Sidewalk", "Tree", "SignSymbol", "Fence",
                   "Car", "Pedestrian", "Bicyclist")
 
@@ -98,3 +108,39 @@ def fixture_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                                    confidence=True)),
         "fixed": open_model_file(make_model_file(folder / "fixed.onnx", fixed_size=(16, 24))),
     }
+
+
+@pytest.fixture(scope="session")
+def install(tmp_path_factory) -> Path:
+    """`colcon build` of a copy of the repository; the install prefix of enet_ros.
+
+    Once a session: the packaging tests read it, the launch tests run `ros2 launch` against it.
+    """
+    base = tmp_path_factory.mktemp("colcon")
+    shutil.copytree(REPO_ROOT, base / "src" / "enet_ros", ignore=COLCON_SKIP)
+    result = subprocess.run(
+        [sys.executable, "-m", "colcon", "--log-base", str(base / "log"), "build",
+         "--base-paths", str(base / "src"), "--build-base", str(base / "build"),
+         "--install-base", str(base / "install"), "--event-handlers", "console_direct-"],
+        cwd=base, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return base / "install" / "enet_ros"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_node_outlives_the_tests():
+    """After the session, no segment_node (nor launch, nor rviz stand-in) a test started may
+    still run: one left behind (a launch that failed and orphaned its node, a fixture that did
+    not stop its process) would hold a core of the CI machine and a DDS domain for good. They
+    are found by a mark in their environment and killed, and the session fails."""
+    from _processes import marked_processes
+
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = mark
+    yield
+    del os.environ[SESSION_MARK]
+    left = {pid: command for pid, command in marked_processes(SESSION_MARK, mark).items()
+            if any(name in command for name in ("segment_node", "_ros2_launch", "rviz2"))}
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left running after the tests (killed now): {left}"

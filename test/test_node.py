@@ -9,7 +9,6 @@ bright frames. Then the shipped model by default, and the Humble fallback (no me
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
 import sys
 import time
@@ -21,7 +20,8 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from _node_harness import NodeProcess, Probe, blocks_frame, probe_environment, raw_image
+from _node_harness import (NodeProcess, Probe, blocks_frame, decoded, probe_environment,
+                           raw_image, write_palette)
 from _runtime_fixtures import make_model_file
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import decode_compressed, decode_image
@@ -114,14 +114,6 @@ def next_stamp() -> tuple[int, int]:
     ns = max(time.time_ns(), _last_stamp[0] + 1000)
     _last_stamp[0] = ns
     return divmod(ns, 10**9)
-
-
-def decoded(msg: Image) -> np.ndarray:
-    """An output image as RGB (labels as HxW)."""
-    if msg.encoding == "mono8":
-        return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
-    return decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
-                        msg.data)
 
 
 # -- node A -----------------------------------------------------------------------------------
@@ -422,10 +414,7 @@ def failing_model(path: Path) -> Path:
 def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
     """input_width/input_height, palette and use_camera_info:=false at start; then a frame
     whose inference fails is counted in diagnostics (ERROR) and the node goes on."""
-    palette = tmp_path / "four.yaml"
-    palette.write_text("name: four\nclasses:\n" + "".join(
-        f"  - {{name: {n}, color: [{r}, {g}, {b}]}}\n"
-        for n, (r, g, b) in zip(("dark", "red", "green", "blue"), PALETTE)))
+    palette = write_palette(tmp_path / "four.yaml", PALETTE)
     model = failing_model(tmp_path / "trap.onnx")
     # ONNX Runtime: its Gather fails on an out-of-range index (OpenVINO's clamps it)
     node = NodeProcess(["-p", f"model:={model}", "-p", "engine:=onnxruntime",

@@ -1,12 +1,11 @@
-"""The package as ROS 2 sees it: colcon builds it, the install tree has what `ros2 launch` and
-`ros2 run` look for, package.xml parses, and the installed executable starts (and fails
-clearly without a model)."""
+"""The package as ROS 2 sees it: colcon builds it (the `install` fixture, conftest.py), the
+install tree has what `ros2 launch` and `ros2 run` look for, package.xml parses, and the
+installed executable starts (and fails clearly without a model)."""
 from __future__ import annotations
 
 import ast
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,24 +13,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "install", "log", "__pycache__",
-                              "*.egg-info", ".pytest_cache", "test")
-
-
-@pytest.fixture(scope="module")
-def install(tmp_path_factory) -> Path:
-    """`colcon build` of a copy of the repository; the install prefix of enet_ros."""
-    base = tmp_path_factory.mktemp("colcon")
-    shutil.copytree(ROOT, base / "src" / "enet_ros", ignore=SKIP)
-    result = subprocess.run(
-        [sys.executable, "-m", "colcon", "--log-base", str(base / "log"), "build",
-         "--base-paths", str(base / "src"), "--build-base", str(base / "build"),
-         "--install-base", str(base / "install"), "--event-handlers", "console_direct-"],
-        cwd=base, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return base / "install" / "enet_ros"
-
-
 def test_colcon_install_tree_has_executable_and_share_files(install):
     share = install / "share" / "enet_ros"
     node = install / "lib" / "enet_ros" / "segment_node"
@@ -88,7 +69,9 @@ ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnosti
 TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",
              "catkin_pkg": "python3-catkin-pkg", "colcon": "python3-colcon-common-extensions",
              "PIL": "python3-pil", "packaging": "python3-packaging",
-             "lifecycle_msgs": "lifecycle_msgs"}  # the lifecycle node's services, in its test
+             "lifecycle_msgs": "lifecycle_msgs",  # the lifecycle node's services, in its test
+             # _ros2_launch.py: `ros2 launch` itself, already a run-time dependency
+             "ros2launch": "ros2launch"}
 TRAINING_ONLY = {"torch", "torchmetrics", "enet_train", "onnxscript", "matplotlib",
                  "tensorboard"}
 

@@ -84,17 +84,36 @@ def rclpy_problems(source: str, distro: str) -> list[str]:
 
 
 def launch_problems(source: str, distro: str) -> list[str]:
-    """Every launch / launch_ros import in ``source`` that ``distro`` lacks."""
+    """Every launch / launch_ros import in ``source`` that ``distro`` lacks, and every keyword
+    (or surplus positional argument) given to an imported class that its constructor in
+    ``distro``'s first release does not take. The launch tests run the latest patch releases,
+    which may take more."""
     api = LAUNCH[distro]
+    tree = ast.parse(source)
     problems = []
-    for stmt in ast.walk(ast.parse(source)):
+    constructors: dict[str, list[str]] = {}  # imported name -> its constructor's parameters
+    for stmt in ast.walk(tree):
         if isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[0] in (
                 "launch", "launch_ros"):
             names = api.get(stmt.module)
             if names is None:
                 problems.append(f"from {stmt.module}: module not in the API lists")
                 continue
-            problems += [f"{stmt.module}.{a.name}" for a in stmt.names if a.name not in names]
+            for alias in stmt.names:
+                if alias.name not in names:
+                    problems.append(f"{stmt.module}.{alias.name}")
+                else:
+                    constructors[alias.asname or alias.name] = names[alias.name].split()
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id in constructors):
+            continue
+        params = constructors[call.func.id]
+        if len(call.args) > len(params) and not any(isinstance(a, ast.Starred)
+                                                    for a in call.args):
+            problems.append(f"{call.func.id}() with {len(call.args)} positional arguments")
+        problems += [f"{call.func.id}({k.arg}=)" for k in call.keywords
+                     if k.arg and k.arg not in params]
     return problems
 
 
@@ -106,7 +125,7 @@ def test_node_uses_only_rclpy_api_the_distribution_has(distro):
 @pytest.mark.parametrize("distro", DISTROS)
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_file_imports_only_what_the_distribution_has(path, distro):
-    """Keywords are checked too, by running the file on the stand-in (test_launch_files.py)."""
+    """Its imports and the keywords of the launch classes it constructs."""
     assert launch_problems(path.read_text(encoding="utf-8"), distro) == []
 
 
@@ -124,6 +143,9 @@ def test_the_checks_catch_what_humble_lacks():
     launch = "from launch.substitutions import IfElseSubstitution, LaunchConfiguration\n"
     assert launch_problems(launch, "humble") == ["launch.substitutions.IfElseSubstitution"]
     assert launch_problems(launch, "jazzy") == launch_problems(launch, "kilted") == []
+    call = launch + "LaunchConfiguration('x', 'default', 'extra', bogus=1)\n"
+    assert launch_problems(call, "jazzy") == ["LaunchConfiguration() with 3 positional "
+                                              "arguments", "LaunchConfiguration(bogus=)"]
 
 
 def test_api_lists_hold_what_the_node_relies_on():
