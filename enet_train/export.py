@@ -20,10 +20,11 @@ What changes between training and the model file, and why:
   reorders. So PReLU becomes BatchNormalization/Relu/Add (``ScaleReluPReLU``), the initial
   block and the downsampling bottlenecks avoid Concat of unaligned maps and Pad
   (``FoldedInitialBlock``, ``FoldedDownsampling``), the unpooled maps are multiplied in NCHWc,
-  and the final transposed conv is a 1x1 conv to 4 phases with the argmax per phase
+  and the final transposed conv is a 1x1 conv to 4 phases with the labels taken per phase
   (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
-* Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
-  class ids out (and optionally the confidence, floor(255 x the winning class's softmax
+* Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, the first
+  maximum's class (``FirstMaximum``: ArgMax's result from ReduceMax and element-wise layers, so
+  TensorRT builds no TopK layer, which fails on Maxwell Jetsons), uint8 class ids out (and optionally the confidence, floor(255 x the winning class's softmax
   probability + 0.5) as uint8: Floor before the Cast, since engines differ in how a Cast of a
   fraction rounds), so the robot needs no torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
   and the labels are cast last, so no operator but Cast sees an 8-bit tensor (TensorRT allows
@@ -33,6 +34,9 @@ What changes between training and the model file, and why:
 * Opset 17: torch's exporter writes 18, onnx's version converter takes the graph to 17, the
   newest opset TensorRT 8.4 to 8.6 document (10.x reads 9 to 20). The verification after
   export runs the converted file, so a conversion that changed a label would be caught.
+* Opset 13 (``JETPACK4_OPSET``, ``enet-train export --target jetpack4``): TensorRT 8.2, the
+  last release for the TX1 and the Nano (JetPack 4.6), documents opsets up to 13; torch's
+  TorchScript exporter writes the same modules at 13 directly.
 """
 from __future__ import annotations
 
