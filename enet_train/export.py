@@ -24,11 +24,12 @@ What changes between training and the model file, and why:
   (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
 * Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, the first
   maximum's class (``FirstMaximum``: ArgMax's result from ReduceMax and element-wise layers, so
-  TensorRT builds no TopK layer, which fails on Maxwell Jetsons), uint8 class ids out (and optionally the confidence, floor(255 x the winning class's softmax
-  probability + 0.5) as uint8: Floor before the Cast, since engines differ in how a Cast of a
-  fraction rounds), so the robot needs no torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
-  and the labels are cast last, so no operator but Cast sees an 8-bit tensor (TensorRT allows
-  uint8 at the network's edges only).
+  TensorRT builds no TopK layer, which fails on Maxwell Jetsons), uint8 class ids out (and
+  optionally the confidence, floor(255 x the winning class's softmax probability + 0.5) as
+  uint8: Floor before the Cast, since engines differ in how a Cast of a fraction rounds), so
+  the robot needs no torch and no per-pixel Python. The image is cast to float32 before
+  anything else touches it, and the labels are cast last, so no operator but Cast sees an
+  8-bit tensor (TensorRT allows uint8 at the network's edges only).
 * ``io="float32"`` writes the same graph with float32 RGB 0..255 in and int32 class ids (and
   int32 confidence, same values) out (no Cast at the input): TensorRT documents uint8 casts from 8.6 on, so JetPack 5 needs it.
 * Opset 17: torch's exporter writes 18, onnx's version converter takes the graph to 17, the

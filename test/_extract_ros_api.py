@@ -44,8 +44,8 @@ SOURCES = {
                "launch_ros": "release/kilted/launch_ros/0.28.1-2"},
 }
 # Said in the generated file's docstring: what was not read from the sources above.
-HAND_ADDED = """rclpy.lifecycle.node was added by hand with the same tool's public_names (the release
-tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
+HAND_ADDED = """rclpy.lifecycle.node was added by hand with the same tool's public_names (the
+release tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
 rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints)."""
 # Modules whose public names the node or the launch files may import.
 RCLPY_MODULES = ("rclpy", "rclpy.node", "rclpy.executors", "rclpy.exceptions", "rclpy.parameter",
@@ -181,7 +181,8 @@ def main() -> None:
           "of the ros2-gbp release repositories (each distribution's branch of ros2/rclpy,\n"
           "ros2/launch and ros2/launch_ros as released), Foxy from the sources named:\n\n"
           + "\n".join(f"    {d}: " + ", ".join(t.values()) for d, t in SOURCES.items())
-          + "\n\n" + HAND_ADDED + "\n\nModules map to their public names (space-separated); classes map each method\n"
+          + "\n\n" + HAND_ADDED
+          + "\n\nModules map to their public names (space-separated); classes map each method\n"
           "or constructor to its parameter names. Edit only by regenerating.\n"
           '"""\n# flake8: noqa\n')
     print(f"DISTROS = {tuple(SOURCES)!r}\n")

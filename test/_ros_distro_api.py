@@ -9,8 +9,8 @@ ros2/launch and ros2/launch_ros as released), Foxy from the sources named:
     jazzy: release/jazzy/rclpy/7.1.1-2, release/jazzy/launch/3.4.2-2, release/jazzy/launch_ros/0.26.5-2
     kilted: release/kilted/rclpy/9.1.0-2, release/kilted/launch/3.8.1-2, release/kilted/launch_ros/0.28.1-2
 
-rclpy.lifecycle.node was added by hand with the same tool's public_names (the release
-tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
+rclpy.lifecycle.node was added by hand with the same tool's public_names (the
+release tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
 rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints).
 
 Modules map to their public names (space-separated); classes map each method

@@ -353,6 +353,12 @@ def test_metadata_and_network_class_counts_must_agree(tmp_path):
         export_onnx(net, tmp_path / "m.onnx", metadata)
 
 
+def test_export_writes_only_the_opsets_tensorrt_releases_need(tmp_path):
+    metadata = ModelMetadata(("a", "b"), ((0, 0, 0), (1, 1, 1)), 64, 64)
+    with pytest.raises(ExportError, match="opset 15: the export writes 17 .* or 13 "):
+        export_onnx(make_enet(2), tmp_path / "m.onnx", metadata, opset=15)
+
+
 def test_export_size_must_be_a_multiple_of_8(tmp_path):
     net = make_enet(2)
     metadata = ModelMetadata(("a", "b"), ((0, 0, 0), (1, 1, 1)), 64, 64)

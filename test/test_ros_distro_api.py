@@ -161,7 +161,8 @@ def test_the_checks_catch_what_humble_lacks():
 
 def test_imports_guarded_by_import_error_are_fallbacks_not_gaps():
     node = ("try:\n    from rclpy.lifecycle.node import LifecycleNode\nexcept ImportError:\n"
-            "    LifecycleNode = None\nfrom rclpy.qos_overriding_options import QoSOverridingOptions\n")
+            "    LifecycleNode = None\n"
+            "from rclpy.qos_overriding_options import QoSOverridingOptions\n")
     assert rclpy_problems(node, "foxy") == [
         "from rclpy.qos_overriding_options: foxy has no such module"]
     assert sorted(rclpy_problems(node.replace("ImportError", "KeyError"), "foxy")) == [
