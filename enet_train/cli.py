@@ -94,10 +94,19 @@ def _validation(train_args: dict, metrics: dict) -> dict:
             "seen_in_training": splits_overlap(train_split, val_split)}
 
 
+# --target: the I/O flavour and opset a family of boards needs (JetPack 4.6: TensorRT 8.2,
+# which casts no uint8 and documents opsets up to 13).
+TARGETS = {"jetpack4": ("float32", 13)}
+
+
 def _export(args: argparse.Namespace) -> int:
     from enet_train.checkpoint import load_checkpoint
-    from enet_train.export import export_onnx, label_agreement, onnxruntime_labels, torch_labels
+    from enet_train.export import (OPSET, export_onnx, label_agreement, onnxruntime_labels,
+                                   torch_labels)
 
+    io, opset = TARGETS.get(args.target, (args.io or DEFAULT_IO, OPSET))
+    if args.target and args.io not in (None, io):
+        raise UsageError(f"--target {args.target} writes --io {io}; leave --io out")
     ckpt = load_checkpoint(args.checkpoint)
     names = args.class_names.split(",") if args.class_names else ckpt.class_names
     if names is None:
@@ -118,12 +127,12 @@ def _export(args: argparse.Namespace) -> int:
                   "epoch": ckpt.extra.get("epoch"),
                   "export_command": shlex.join(["enet-train", *sys.argv[1:]])},
         validation=_validation(ckpt.args, ckpt.extra.get("metrics") or {}),
-        io=args.io,
+        io=io,
     )
     fixed = (height, width) if args.fixed_size else None
     print(f"exporting {args.checkpoint} ({len(names)} classes, {dataset}) to {args.out} ...",
           flush=True)
-    out = export_onnx(ckpt.net, args.out, metadata, fixed, args.confidence)
+    out = export_onnx(ckpt.net, args.out, metadata, fixed, args.confidence, opset)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", flush=True)
     if args.no_verify:
         return 0
@@ -214,10 +223,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     export.add_argument("--min-agreement", type=probability, default=0.999,
                         help="least share of equal labels, ONNX Runtime vs torch")
     export.add_argument("--no-verify", action="store_true", help="skip the verification")
-    export.add_argument("--io", default=DEFAULT_IO, choices=sorted(IO_KINDS),
+    export.add_argument("--io", choices=sorted(IO_KINDS),
                         help="dtypes at the graph's edges: uint8 image in and labels out "
                              "(default; TensorRT >= 8.6, ONNX Runtime, OpenVINO) or float32 "
                              "image in, int32 labels out (TensorRT 8.4 and 8.5: JetPack 5)")
+    export.add_argument("--target", choices=sorted(TARGETS),
+                        help="a file for older boards: jetpack4 is float32 I/O at opset 13, "
+                             "what TensorRT 8.2 (JetPack 4.6: TX1, Nano, TX2) parses")
     export.set_defaults(func=_export)
 
     check = sub.add_parser("check", help="list a model file's operators, flag TensorRT gaps")

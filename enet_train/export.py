@@ -20,24 +20,30 @@ What changes between training and the model file, and why:
   reorders. So PReLU becomes BatchNormalization/Relu/Add (``ScaleReluPReLU``), the initial
   block and the downsampling bottlenecks avoid Concat of unaligned maps and Pad
   (``FoldedInitialBlock``, ``FoldedDownsampling``), the unpooled maps are multiplied in NCHWc,
-  and the final transposed conv is a 1x1 conv to 4 phases with the argmax per phase
+  and the final transposed conv is a 1x1 conv to 4 phases with the labels taken per phase
   (``PhaseFullConv``). Every one of these operators is in TensorRT's parser too.
-* Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, ArgMax, uint8
-  class ids out (and optionally the confidence, floor(255 x the winning class's softmax
-  probability + 0.5) as uint8: Floor before the Cast, since engines differ in how a Cast of a
-  fraction rounds), so the robot needs no torch and no per-pixel Python. The image is cast to float32 before anything else touches it,
-  and the labels are cast last, so no operator but Cast sees an 8-bit tensor (TensorRT allows
-  uint8 at the network's edges only).
+* Pre- and post-processing live in the graph: uint8 NHWC RGB in, normalisation, the first
+  maximum's class (``FirstMaximum``: ArgMax's result from ReduceMax and element-wise layers, so
+  TensorRT builds no TopK layer, which fails on Maxwell Jetsons), uint8 class ids out (and
+  optionally the confidence, floor(255 x the winning class's softmax probability + 0.5) as
+  uint8: Floor before the Cast, since engines differ in how a Cast of a fraction rounds), so
+  the robot needs no torch and no per-pixel Python. The image is cast to float32 before
+  anything else touches it, and the labels are cast last, so no operator but Cast sees an
+  8-bit tensor (TensorRT allows uint8 at the network's edges only).
 * ``io="float32"`` writes the same graph with float32 RGB 0..255 in and int32 class ids (and
   int32 confidence, same values) out (no Cast at the input): TensorRT documents uint8 casts from 8.6 on, so JetPack 5 needs it.
 * Opset 17: torch's exporter writes 18, onnx's version converter takes the graph to 17, the
   newest opset TensorRT 8.4 to 8.6 document (10.x reads 9 to 20). The verification after
   export runs the converted file, so a conversion that changed a label would be caught.
+* Opset 13 (``JETPACK4_OPSET``, ``enet-train export --target jetpack4``): TensorRT 8.2, the
+  last release for the TX1 and the Nano (JetPack 4.6), documents opsets up to 13; torch's
+  TorchScript exporter writes the same modules at 13 directly.
 """
 from __future__ import annotations
 
 import copy
 import warnings
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +62,7 @@ from enet_train.model import (IMAGE_MEAN, IMAGE_STD, Bottleneck, DownsamplingBot
 
 TORCH_OPSET = 18  # what torch.onnx's dynamo exporter writes
 OPSET = 17  # what the model file holds: TensorRT 8.4 to 8.6 document opsets up to 17
+JETPACK4_OPSET = 13  # the JetPack 4.6 file: TensorRT 8.2 documents opsets up to 13
 
 
 class ExportError(ValueError):
@@ -317,6 +324,31 @@ def inference_network(net: ENet) -> ENet:
     return net
 
 
+class FirstMaximum(nn.Module):
+    """Per pixel of [N, C, H, W] scores: the class of the first maximum (ArgMax's tie rule),
+    as float, and sum_c exp(l_c - max l), whose inverse is the top class's softmax
+    probability; both [N, H, W], without ArgMax or Softmax.
+
+    TensorRT builds ArgMax as a TopK layer, for which builds on Maxwell Jetsons (JetPack 4.6)
+    are reported to find no implementation or to time out (onnx/onnx-tensorrt#564, #671); a
+    ReduceMax, an Equal, a product with the descending ramp C - c and a second ReduceMax give
+    the same index from layers every TensorRT builds (exact: the ramp holds small integers).
+    The probability reuses the first ReduceMax, where ONNX Runtime's Softmax over the class
+    axis transposes the whole tensor twice.
+    """
+
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.classes = float(classes)
+        self.register_buffer("ramp", torch.arange(classes, 0, -1, dtype=torch.float32)
+                             .reshape(1, classes, 1, 1))
+
+    def forward(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        top = scores.amax(dim=1, keepdim=True)
+        first = self.classes - ((scores == top).to(scores.dtype) * self.ramp).amax(dim=1)
+        return first, torch.exp(scores - top).sum(dim=1)
+
+
 class ImageToLabels(nn.Module):
     """NHWC RGB in, class ids out: the whole per-frame computation in one graph.
 
@@ -333,7 +365,9 @@ class ImageToLabels(nn.Module):
             net._modules = dict(net._modules)
             self.head, net.fullconv = net.fullconv, nn.Identity()
         self.net = net
+        self.first_maximum = FirstMaximum(net.num_classes)
         self.confidence = confidence
+        self.register_buffer("full_scale", torch.tensor(255.0))
         std = torch.tensor(IMAGE_STD) * 255.0
         self.register_buffer("scale", (1.0 / std).reshape(1, 3, 1, 1))
         self.register_buffer("offset", (-torch.tensor(IMAGE_MEAN) * 255.0 / std).reshape(1, 3, 1, 1))
@@ -341,25 +375,22 @@ class ImageToLabels(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = image.to(torch.float32).permute(0, 3, 1, 2) * self.scale + self.offset
         if self.head is None:
-            logits = self.net(x)
-            labels = logits.argmax(dim=1).to(self.labels_dtype)
-            if not self.confidence:
-                return labels
-            return labels, self._confidence(torch.softmax(logits, dim=1).amax(dim=1))
+            labels, total = self.first_maximum(self.net(x))
+            labels = labels.to(self.labels_dtype)
+            return (labels, self._confidence(total)) if self.confidence else labels
         # Per output phase, then one interleave (DepthToSpace) of a single map.
         phases = self.head.phases(self.net(x))
         n, _, c, h, w = phases.shape
-        flat = phases.reshape(n * 4, c, h, w)
-        labels = flat.argmax(dim=1).reshape(n, 4, h, w).to(torch.float32)
-        labels = F.pixel_shuffle(labels, 2)[:, 0].to(self.labels_dtype)
+        labels, total = self.first_maximum(phases.reshape(n * 4, c, h, w))
+        labels = F.pixel_shuffle(labels.reshape(n, 4, h, w), 2)[:, 0].to(self.labels_dtype)
         if not self.confidence:
             return labels
-        best = torch.softmax(flat, dim=1).amax(dim=1).reshape(n, 4, h, w)
-        return labels, self._confidence(F.pixel_shuffle(best, 2)[:, 0])
+        return labels, self._confidence(F.pixel_shuffle(total.reshape(n, 4, h, w), 2)[:, 0])
 
-    def _confidence(self, best: torch.Tensor) -> torch.Tensor:
-        """The contract's confidence of the top class's probability: floor(255 p + 0.5)."""
-        return torch.floor(best * 255.0 + 0.5).to(self.labels_dtype)
+    def _confidence(self, total: torch.Tensor) -> torch.Tensor:
+        """The contract's confidence, floor(255 p + 0.5), of the top class's probability
+        p = 1 / total (``FirstMaximum``): Div, not Reciprocal, which TensorRT 8.2 lacks."""
+        return torch.floor(torch.div(self.full_scale, total) + 0.5).to(self.labels_dtype)
 
 
 def _check_size(height: int, width: int) -> None:
@@ -369,12 +400,16 @@ def _check_size(height: int, width: int) -> None:
 
 
 def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
-                fixed_size: tuple[int, int] | None = None, confidence: bool = False) -> Path:
+                fixed_size: tuple[int, int] | None = None, confidence: bool = False,
+                opset: int = OPSET) -> Path:
     """Write the model file for ``net``: folded, index-free, pre/post inside, metadata set.
 
     Height and width are dynamic multiples of 8 unless ``fixed_size`` (height, width) is given.
-    The I/O flavour is the metadata's ``io``.
+    The I/O flavour is the metadata's ``io``; ``opset`` is OPSET or JETPACK4_OPSET.
     """
+    if opset not in (OPSET, JETPACK4_OPSET):
+        raise ExportError(f"opset {opset}: the export writes {OPSET} (TensorRT 8.4 on) or "
+                          f"{JETPACK4_OPSET} (TensorRT 8.2, JetPack 4.6)")
     if metadata.num_classes != net.num_classes:
         raise ExportError(f"the network has {net.num_classes} classes but the metadata names "
                           f"{metadata.num_classes}: pass the class names it was trained with")
@@ -385,27 +420,77 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
     example = torch.zeros(2, height, width, 3,
                           dtype=getattr(torch, IO_KINDS[metadata.io].input_dtype.name))
     outputs = [LABELS_NAME, CONFIDENCE_NAME] if confidence else [LABELS_NAME]
-    dims: dict[int, object] = {0: torch.export.Dim("batch", min=1, max=64)}
-    if fixed_size is None:
-        dims[1] = SIZE_MULTIPLE * torch.export.Dim("rows", min=1, max=1024)
-        dims[2] = SIZE_MULTIPLE * torch.export.Dim("cols", min=1, max=1024)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
-                                    output_names=outputs, opset_version=TORCH_OPSET, dynamo=True,
-                                    dynamic_shapes={"image": dims}, external_data=False,
-                                    verbose=False,
-                                    custom_translation_table=ONNX_TRANSLATIONS)
-    model = onnx.version_converter.convert_version(program.model_proto, OPSET)
+        if opset == JETPACK4_OPSET:
+            model = _export_opset13(wrapper, example, outputs, fixed_size is None)
+        else:
+            model = onnx.version_converter.convert_version(
+                _export_dynamo(wrapper, example, outputs, fixed_size is None), opset)
     _name_dynamic_dims(model)
     del model.metadata_props[:]
     for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, out)
     return out
+
+
+def _export_dynamo(wrapper: nn.Module, example: torch.Tensor, outputs: list[str],
+                   dynamic: bool) -> onnx.ModelProto:
+    """torch.export's graph at TORCH_OPSET, with our DepthToSpace translation."""
+    dims: dict[int, object] = {0: torch.export.Dim("batch", min=1, max=64)}
+    if dynamic:
+        dims[1] = SIZE_MULTIPLE * torch.export.Dim("rows", min=1, max=1024)
+        dims[2] = SIZE_MULTIPLE * torch.export.Dim("cols", min=1, max=1024)
+    program = torch.onnx.export(wrapper, (example,), input_names=[INPUT_NAME],
+                                output_names=outputs, opset_version=TORCH_OPSET, dynamo=True,
+                                dynamic_shapes={"image": dims}, external_data=False,
+                                verbose=False, custom_translation_table=ONNX_TRANSLATIONS)
+    return program.model_proto
+
+
+def _depth_to_space_symbolic(g: object, phases: object) -> object:
+    return g.op("DepthToSpace", phases, blocksize_i=2, mode_s="DCR")
+
+
+def _export_opset13(wrapper: nn.Module, example: torch.Tensor, outputs: list[str],
+                    dynamic: bool) -> onnx.ModelProto:
+    """The graph written at opset 13 by torch's TorchScript exporter, which writes any opset
+    directly: the dynamo exporter writes 18 and only converts down, and onnx's converter
+    cannot take every operator below 17 (ReduceMax's axes, for one, move into an input at 18).
+    """
+    torch.onnx.register_custom_op_symbolic("enet::interleave_phases", _depth_to_space_symbolic,
+                                           JETPACK4_OPSET)
+    buffer = BytesIO()
+    axes = {0: "batch", 1: "height", 2: "width"} if dynamic else {0: "batch"}
+    try:
+        torch.onnx.export(wrapper, (example,), buffer, input_names=[INPUT_NAME],
+                          output_names=outputs, opset_version=JETPACK4_OPSET, dynamo=False,
+                          dynamic_axes={INPUT_NAME: axes, **{o: dict(list(axes.items()))
+                                                             for o in outputs}})
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("enet::interleave_phases", JETPACK4_OPSET)
+    model = onnx.load_model_from_string(buffer.getvalue())
+    _bypass_weight_identities(model.graph)
+    return model
+
+
+def _bypass_weight_identities(graph: onnx.GraphProto) -> None:
+    """Read initializers directly where the TorchScript exporter put an Identity before them
+    (it shares one buffer among the PReLU BatchNormalizations that way): TensorRT's parser
+    turns an Identity's output into a tensor, and a BatchNormalization whose parameters are
+    not weights is built from element-wise layers instead of one scale layer."""
+    weights = {i.name for i in graph.initializer}
+    source = {n.output[0]: n.input[0] for n in graph.node
+              if n.op_type == "Identity" and n.input[0] in weights}
+    kept = [n for n in graph.node if n.output[0] not in source]
+    for node in kept:
+        node.input[:] = [source.get(name, name) for name in node.input]
+    del graph.node[:]
+    graph.node.extend(kept)
 
 
 def _name_dynamic_dims(model: onnx.ModelProto) -> None:

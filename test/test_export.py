@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from enet_ros.model_file import ModelMetadata, open_model_file
-from enet_train.export import (ONNX_TRANSLATIONS, ExportError, MaskUnpool, MaxPoolWithMask,
-                               export_onnx, inference_network, label_agreement, onnxruntime_labels,
-                               torch_labels)
+from enet_train.export import (JETPACK4_OPSET, ONNX_TRANSLATIONS, ExportError, FirstMaximum,
+                               MaskUnpool, MaxPoolWithMask, export_onnx, inference_network,
+                               label_agreement, onnxruntime_labels, torch_labels)
 from enet_train.model import IMAGE_MEAN, IMAGE_STD
 from enet_train.tensorrt_support import check_operators, oldest_tensorrt
 
@@ -162,6 +162,8 @@ def test_model_file_follows_the_contract(enet_model_file):
     assert report.tensorrt_ready, report.problems
     assert "MaxUnpool" not in report.counts and "Dropout" not in report.counts
     assert "PRelu" not in report.counts and "ConvTranspose" in report.counts
+    # Labels and confidence from ReduceMax (FirstMaximum): no TopK layer for TensorRT to build
+    assert not {"ArgMax", "TopK", "Softmax", "Reciprocal"} & set(report.counts)
     # Every training BatchNorm is folded; the BatchNormalizations left are PReLU's per-channel
     # scales (mean 0, variance 1, epsilon 0, shift 0).
     values = {i.name: onnx.numpy_helper.to_array(i) for i in loaded.graph.initializer}
@@ -273,10 +275,71 @@ def test_both_io_kinds_give_identical_labels_through_the_runtime(enet_model_file
         np.testing.assert_array_equal(uint8, float32)
 
 
+@pytest.fixture(scope="module")
+def enet_jetpack4_model_file(enet_fp32io_model_file, tmp_path_factory):
+    """``enet_fp32io_model_file`` at opset 13, for TensorRT 8.2 (JetPack 4.6)."""
+    out = tmp_path_factory.mktemp("jetpack4") / "enet_random_jetpack4.onnx"
+    return export_onnx(make_enet(), out, open_model_file(enet_fp32io_model_file).metadata,
+                       confidence=True, opset=JETPACK4_OPSET)
+
+
+def test_first_maximum_is_argmax_with_its_tie_rule_and_the_softmax_top():
+    scores = torch.randint(0, 4, (3, 7, 5, 6)).float()  # small integers: ties everywhere
+    scores[0, :, 0, 0] = 2.0  # all seven tied: class 0
+    first, total = FirstMaximum(7)(scores)
+    assert first.dtype == torch.float32 and first.shape == (3, 5, 6)
+    torch.testing.assert_close(first, scores.argmax(dim=1).float(), rtol=0, atol=0)
+    assert first[0, 0, 0] == 0
+    torch.testing.assert_close(1.0 / total, torch.softmax(scores, dim=1).amax(dim=1))
+
+
+def test_jetpack4_file_is_opset_13_for_tensorrt_8_2_with_the_same_labels(
+        enet_network, enet_fp32io_model_file, enet_jetpack4_model_file):
+    model = onnx.load(str(enet_jetpack4_model_file))
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13)]
+    counts = check_operators(model).counts
+    assert not {"ArgMax", "TopK", "Softmax", "Reciprocal"} & set(counts)
+    assert counts["ReduceMax"] == 2 and counts["ReduceSum"] == 1 and "Identity" not in counts
+    # TensorRT builds a BatchNormalization as one scale layer only when its parameters are weights
+    weights = {i.name for i in model.graph.initializer}
+    assert all(set(n.input[1:]) <= weights for n in model.graph.node
+               if n.op_type == "BatchNormalization")
+    assert oldest_tensorrt(model).oldest == "8.2"
+    assert open_model_file(enet_jetpack4_model_file).io.name == "float32"
+    frames = _smooth_frames(2, 64, 96)
+    labels = onnxruntime_labels(enet_jetpack4_model_file, frames)
+    np.testing.assert_array_equal(labels, onnxruntime_labels(enet_fp32io_model_file, frames))
+    assert label_agreement(labels, torch_labels(enet_network, frames)) >= 0.995
+
+
+def test_oldest_tensorrt_follows_the_8_2_tables():
+    from onnx import TensorProto, helper
+
+    def model(op, opset):
+        graph = helper.make_graph(
+            [helper.make_node(op, ["x"], ["y"])], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+    def oldest(op, opset):
+        report = oldest_tensorrt(model(op, opset))
+        return report.oldest, report.reasons
+
+    assert oldest("Exp", 13) == ("8.2", (
+        "operators: all in TensorRT 8.2's parser", "opset 13: documented from TensorRT 8.2",
+        "x: float, from TensorRT 8.2", "y: float, from TensorRT 8.2"))
+    assert oldest("Reciprocal", 13) == ("8.4", (
+        "operators: all in TensorRT 8.4's parser (Reciprocal from 8.4)",))
+    assert oldest("Exp", 14) == ("8.4", ("opset 14: documented from TensorRT 8.4",))
+
+
 def test_cli_check_reports_the_oldest_tensorrt_of_each_io_kind(enet_model_file,
-                                                               enet_fp32io_model_file):
+                                                               enet_fp32io_model_file,
+                                                               enet_jetpack4_model_file):
     for path, io, oldest in [(enet_model_file, "uint8", "8.6"),
-                             (enet_fp32io_model_file, "float32", "8.4")]:
+                             (enet_fp32io_model_file, "float32", "8.4"),
+                             (enet_jetpack4_model_file, "float32", "8.2")]:
         done = _cli("check", path)
         assert done.returncode == 0, done.stderr
         assert f"I/O {io}" in done.stdout
@@ -288,6 +351,12 @@ def test_metadata_and_network_class_counts_must_agree(tmp_path):
     metadata = ModelMetadata(CAMVID_CLASSES, ((0, 0, 0),) * 11, 64, 64)
     with pytest.raises(ExportError, match="5 classes"):
         export_onnx(net, tmp_path / "m.onnx", metadata)
+
+
+def test_export_writes_only_the_opsets_tensorrt_releases_need(tmp_path):
+    metadata = ModelMetadata(("a", "b"), ((0, 0, 0), (1, 1, 1)), 64, 64)
+    with pytest.raises(ExportError, match="opset 15: the export writes 17 .* or 13 "):
+        export_onnx(make_enet(2), tmp_path / "m.onnx", metadata, opset=15)
 
 
 def test_export_size_must_be_a_multiple_of_8(tmp_path):
@@ -336,6 +405,23 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     check = _cli("check", out)
     assert check.returncode == 0 and "every operator is supported" in check.stdout
     assert "ConvTranspose" in check.stdout and "MaxUnpool" not in check.stdout
+
+
+def test_cli_exports_for_jetpack4_at_opset_13(tmp_path):
+    ckpt = tmp_path / "best.pth"
+    torch.save({"model": make_enet(3, seed=2).state_dict(), "args": {"dataset": "lab"},
+                "class_names": ["a", "b", "c"]}, ckpt)
+    common = ["export", ckpt, "--out", tmp_path / "m.onnx", "--height", 32, "--width", 48,
+              "--fixed-size", "--no-verify", "--target", "jetpack4"]
+    done = _cli(*common, "--io", "uint8", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        "--target jetpack4 writes --io float32; leave --io out")
+    done = _cli(*common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    model = open_model_file(tmp_path / "m.onnx")
+    assert (model.opset, model.io.name, model.fixed_size) == (13, "float32", (32, 48))
+    check = _cli("check", tmp_path / "m.onnx")
+    assert check.returncode == 0 and "oldest TensorRT that accepts it: 8.2 " in check.stdout
 
 
 def test_export_confidence_is_on_unless_turned_off():

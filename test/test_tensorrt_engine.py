@@ -20,6 +20,7 @@ from _runtime_fixtures import make_model_file, reference_confidence, reference_l
 import enet_ros.engines as engines
 from enet_ros.engines import EngineError, open_engine
 from enet_ros.model_file import ModelFile, open_model_file
+from enet_ros.shipped import shipped_path
 
 MODULE = "enet_ros.engines.tensorrt_engine"
 RNG = np.random.default_rng(11)
@@ -135,3 +136,28 @@ def test_build_engine_cli_builds_and_caches(install_tensorrt, models, tmp_path, 
                  str(tmp_path)]) == 0
     built = Path(capsys.readouterr().out.split("TensorRT engine: ")[1].strip())
     assert built.parent == tmp_path and built.is_file() and "trt10.3.0" in built.name
+
+
+def test_the_jetpack4_file_runs_on_tensorrt_8_2_with_its_own_fp16_cache_entry(install_tensorrt,
+                                                                             tmp_path):
+    """The shipped opset-13 file through the 8.2 bindings API in FP16 (what a TX1 or Nano
+    runs) gives ONNX Runtime's labels and confidence, cached apart from the opset-17 file of
+    the same I/O: the key holds each file's name and hash."""
+    jetpack4 = open_model_file(shipped_path("models/enet_camvid_jetpack4.onnx"))
+    fp32io = open_model_file(shipped_path("models/enet_camvid_fp32io.onnx"))
+    module = install_tensorrt("8.2.1")
+    assert not module.tensor_api()
+    batch = RNG.integers(0, 256, (1, 64, 96, 3), dtype=np.uint8)
+    reference = open_engine("onnxruntime", jetpack4, ["CPUExecutionProvider"], threads=1)
+    expected = reference.infer_with_confidence(batch)
+    for model in (jetpack4, fp32io, jetpack4):  # the second jetpack4 open reads the cache
+        engine = open_engine("tensorrt", model, fp16=True, cache_dir=str(tmp_path))
+        if model is jetpack4:
+            for got, want in zip(engine.infer_with_confidence(batch), expected):
+                np.testing.assert_array_equal(got, want)
+        engine.close()
+    assert module.trt.builds == 2
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert [n.split("-")[0] for n in names] == ["enet_camvid_fp32io", "enet_camvid_jetpack4"]
+    assert names[1] == f"enet_camvid_jetpack4-{jetpack4.sha256[:16]}-trt8.2.1-Fake-Jetson-Orin-" \
+                       "fp16.engine"
