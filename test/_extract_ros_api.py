@@ -46,10 +46,12 @@ SOURCES = {
 # Said in the generated file's docstring: what was not read from the sources above.
 HAND_ADDED = """rclpy.lifecycle.node was added by hand with the same tool's public_names (the
 release tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
-rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints)."""
+rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints).
+rclpy.context and rclpy.expand_topic_name were added the same way from the foxy, humble and jazzy branches of
+ros2/rclpy and 7.7.0 for Kilted (the demo's own context; the node's fallback where resolve_topic_name is missing)."""
 # Modules whose public names the node or the launch files may import.
 RCLPY_MODULES = ("rclpy", "rclpy.node", "rclpy.executors", "rclpy.exceptions", "rclpy.parameter",
-                 "rclpy.lifecycle.node",
+                 "rclpy.lifecycle.node", "rclpy.expand_topic_name", "rclpy.context",
                  "rclpy.qos", "rclpy.qos_overriding_options", "rclpy.subscription",
                  "rclpy.publisher", "rclpy.logging")
 # Classes whose methods (with their parameter names) the node calls.

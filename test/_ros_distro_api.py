@@ -12,6 +12,8 @@ ros2/launch and ros2/launch_ros as released), Foxy from the sources named:
 rclpy.lifecycle.node was added by hand with the same tool's public_names (the
 release tags above but Kilted's, whose rclpy 9.1.0 was not in the mirror at hand: Kilted's entry is
 rclpy master at 7.7.0, 2024-11, whose lifecycle module is Jazzy's plus type hints).
+rclpy.context and rclpy.expand_topic_name were added the same way from the foxy, humble and jazzy branches of
+ros2/rclpy and 7.7.0 for Kilted (the demo's own context; the node's fallback where resolve_topic_name is missing).
 
 Modules map to their public names (space-separated); classes map each method
 or constructor to its parameter names. Edit only by regenerating.
@@ -52,6 +54,8 @@ RCLPY = {'foxy': {'rclpy': 'Context Future List Optional Parameter TYPE_CHECKING
                                                       'set_level': 'level',
                                                       'warn': 'message',
                                                       'warning': 'message'},
+          'rclpy.context': 'Callable Context List Optional g_logging_configure_lock g_logging_ref_count sys threading weakref',
+          'rclpy.expand_topic_name': 'expand_topic_name',
           'rclpy.logging': 'IntEnum LoggingSeverity clear_config get_logger '
                            'get_logger_effective_level get_logging_severity_from_string '
                            'initialize rclpy set_logger_level shutdown',
@@ -210,6 +214,8 @@ RCLPY = {'foxy': {'rclpy': 'Context Future List Optional Parameter TYPE_CHECKING
                                     'Node Optional QoSProfile Service Set '
                                     'TransitionCallbackReturn check_is_valid_srv_type '
                                     'lifecycle_msgs',
+            'rclpy.context': 'Callable Context List Optional g_logging_configure_lock g_logging_ref_count ismethod sys threading weakref',
+            'rclpy.expand_topic_name': 'expand_topic_name',
             'rclpy.logging': 'LoggingSeverity Path clear_config get_logger '
                              'get_logger_effective_level get_logging_directory '
                              'get_logging_severity_from_string initialize rclpy set_logger_level '
@@ -388,6 +394,8 @@ RCLPY = {'foxy': {'rclpy': 'Context Future List Optional Parameter TYPE_CHECKING
                                    'LifecyclePublisher LifecycleState ManagedEntity NamedTuple '
                                    'Node Optional QoSProfile Service Set TransitionCallbackReturn '
                                    'check_is_valid_srv_type lifecycle_msgs',
+           'rclpy.context': 'Callable Context ContextHandle ContextManager DestroyableType List MethodType Optional Protocol TracebackType Type Union WeakMethod g_logging_configure_lock g_logging_ref_count ismethod sys threading',
+           'rclpy.expand_topic_name': 'expand_topic_name',
            'rclpy.logging': 'LoggingSeverity Path RcutilsLogger Union clear_config get_logger '
                             'get_logger_effective_level get_logger_level get_logging_directory '
                             'get_logging_severity_from_string initialize set_logger_level '
@@ -591,6 +599,8 @@ RCLPY = {'foxy': {'rclpy': 'Context Future List Optional Parameter TYPE_CHECKING
                                     'Node Optional QoSProfile Service Set TYPE_CHECKING '
                                     'TransitionCallbackReturn Type TypedDict Union '
                                     'check_is_valid_srv_type lifecycle_msgs',
+            'rclpy.context': 'Callable Context ContextManager List MethodType Optional TYPE_CHECKING TracebackType Type Union g_logging_configure_lock g_logging_ref_count ismethod sys threading warnings weakref',
+            'rclpy.expand_topic_name': 'expand_topic_name',
             'rclpy.logging': 'LoggingSeverity Path RcutilsLogger Union clear_config get_logger '
                              'get_logger_effective_level get_logger_level get_logging_directory '
                              'get_logging_severity_from_string initialize set_logger_level '

@@ -310,20 +310,20 @@ def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: P
         camera: Node | None = None
         executor: SingleThreadedExecutor | None = None
         try:
-            rclpy.init(context=context, domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+            rclpy.init(context=context)  # ROS_DOMAIN_ID from the environment set above
             camera = Node("enet_demo_camera", context=context)
             qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
             publisher = camera.create_publisher(Image, CAMERA_TOPIC, qos)
-            subscriptions = [camera.create_subscription(Image, topic, callback, qos)
-                             for topic, callback in ((LABELS_TOPIC, collector.on_labels),
-                                                     (OVERLAY_TOPIC, collector.on_overlay))]
+            for topic, callback in ((LABELS_TOPIC, collector.on_labels),
+                                    (OVERLAY_TOPIC, collector.on_overlay)):
+                camera.create_subscription(Image, topic, callback, qos)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(camera)
             threading.Thread(target=executor.spin, daemon=True).start()
             # Reliable both ways: segment_node's camera_reliability auto re-subscribes
             # reliable within a second of seeing this camera; frames sent before may be lost.
             _wait_until(lambda: publisher.get_subscription_count() > 0 and all(
-                s.get_publisher_count() > 0 for s in subscriptions) and all(
+                camera.count_publishers(t) > 0 for t in (LABELS_TOPIC, OVERLAY_TOPIC)) and all(
                 info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
                 for info in camera.get_subscriptions_info_by_topic(CAMERA_TOPIC)),
                 node, log_path, STARTUP_TIMEOUT_S, "segment_node did not subscribe to the camera")

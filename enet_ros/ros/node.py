@@ -35,10 +35,10 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.expand_topic_name import expand_topic_name
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, QoSPolicyKind, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
@@ -60,6 +60,10 @@ try:  # vision_msgs is not on PyPI, and Foxy's has no LabelInfo: published where
     from vision_msgs.msg import LabelInfo, VisionClass
 except ImportError:
     LabelInfo = VisionClass = None
+try:  # QoS overrides through qos_overrides.* parameters came with Galactic (not on Foxy)
+    from rclpy.qos_overriding_options import QoSOverridingOptions
+except ImportError:
+    QoSOverridingOptions = None
 try:  # rclpy.lifecycle came with Humble; on Foxy only the plain node runs
     from rclpy.lifecycle.node import LifecycleNode, LifecycleState, TransitionCallbackReturn
 except ImportError:
@@ -76,6 +80,16 @@ RELIABILITY_CHECK_S = 1.0
 
 class StartupError(Exception):
     """The node cannot start (no model, bad parameter, engine unavailable); says why."""
+
+
+def _overridable(*policies: Any) -> dict[str, Any]:
+    """Keywords of create_publisher/create_subscription that let users override the QoS
+    ``policies`` (default: rclpy's set) with qos_overrides.* parameters; none on Foxy."""
+    if QoSOverridingOptions is None:
+        return {}
+    options = QoSOverridingOptions(list(policies)) if policies else \
+        QoSOverridingOptions.with_default_policies()
+    return {"qos_overriding_options": options}
 
 
 def _descriptor(spec: params.ParamSpec) -> ParameterDescriptor:
@@ -114,6 +128,20 @@ class SegmentNode(Node):
         self._mask_table: np.ndarray | None = None
         self._class_names: tuple[str, ...] = ()
         self._pubs: dict[str, Any] = {}
+
+    def _resolved(self, topic: str) -> str:
+        """The topic's full name after namespace and remapping. Foxy's rclpy cannot resolve
+        remappings: there the name is only expanded in the namespace, so camera_reliability
+        auto may find no publisher under it and keeps best effort, which any camera serves."""
+        if hasattr(self, "resolve_topic_name"):
+            return self.resolve_topic_name(topic)
+        return expand_topic_name(topic, self.get_name(), self.get_namespace())
+
+    def _full_name(self) -> str:
+        """/namespace/name (get_fully_qualified_name came with Humble)."""
+        if hasattr(self, "get_fully_qualified_name"):
+            return self.get_fully_qualified_name()
+        return f"{self.get_namespace().rstrip('/')}/{self.get_name()}"
 
     def _value(self, name: str) -> Any:
         """A parameter's current value. The worker reads the run-time ones (overlay_alpha, the
@@ -203,7 +231,7 @@ class SegmentNode(Node):
         self._worker = threading.Thread(target=self._work, name="enet_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(f"segmenting {self._image_topic} ({self._camera_reliability}) "
-                               f"-> {self.resolve_topic_name('enet')}/*")
+                               f"-> {self._resolved('enet')}/*")
 
     def deactivate(self) -> None:
         """Stop the worker, then unsubscribe and unpublish everything ``activate`` made."""
@@ -228,22 +256,21 @@ class SegmentNode(Node):
             self.get_logger().info("engine released")
 
     def _wire(self) -> None:
-        qos_options = QoSOverridingOptions.with_default_policies()
         out_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
         outputs = [n for n in IMAGE_OUTPUTS
                    if (n != "mask" or self._mask_table is not None)
                    and (n != "confidence" or self._segmenter.has_confidence)]
         self._pubs = {name: self.create_publisher(Image, f"enet/{name}", out_qos,
-                                                  qos_overriding_options=qos_options)
+                                                  **_overridable())
                       for name in outputs}
         self._info_pub = self.create_publisher(CameraInfo, "enet/camera_info", out_qos,
-                                               qos_overriding_options=qos_options)
+                                               **_overridable())
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [(self.destroy_publisher, p) for p in (*self._pubs.values(),
                                                                 self._info_pub, self._diag_pub)]
         self._publish_label_info()
         self._compressed = self._value("transport") == "compressed"
-        self._image_topic = self.resolve_topic_name("image/compressed" if self._compressed
+        self._image_topic = self._resolved("image/compressed" if self._compressed
                                                     else "image")
         self._match_camera_reliability()
         if self._value("camera_reliability") == "auto":
@@ -255,9 +282,9 @@ class SegmentNode(Node):
         self._entities.append((self.destroy_timer, self.create_timer(
             self._value("diagnostics_period"), self._publish_diagnostics)))
         self._points_pub = self.create_publisher(PointCloud2, "enet/points", out_qos,
-                                                 qos_overriding_options=qos_options)
+                                                 **_overridable())
         self._entities.append((self.destroy_publisher, self._points_pub))
-        self._depth_topic = self.resolve_topic_name("depth")
+        self._depth_topic = self._resolved("depth")
         self._entities.append((self.destroy_timer, self.create_timer(
             RELIABILITY_CHECK_S, self._match_depth_subscription)))
 
@@ -295,11 +322,10 @@ class SegmentNode(Node):
                          reliability=ReliabilityPolicy[reliability.upper()])
         # Depth and history stay overridable through qos_overrides.*; reliability is
         # camera_reliability's (an override parameter would undo a re-subscription).
-        options = QoSOverridingOptions([QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH])
         self._camera_sub = self.create_subscription(
             CompressedImage if self._compressed else Image, self._image_topic,
             self._on_image_with_info if MESSAGE_INFO else self._on_image, qos,
-            qos_overriding_options=options)
+            **_overridable(QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH))
         self._entities.append((self.destroy_subscription, self._camera_sub))
         self._camera_reliability = reliability
 
@@ -460,7 +486,7 @@ class SegmentNode(Node):
             {"input topic": self._image_topic, "precision": self._engine.precision,
              "points built with": cloud_msg.BUILDER, **self._points.diagnostics()})
         status = DiagnosticStatus(level=bytes([level]),
-                                  name=f"{self.get_fully_qualified_name()}: segmentation",
+                                  name=f"{self._full_name()}: segmentation",
                                   message=message, hardware_id=self._image_topic,
                                   values=[KeyValue(key=k, value=v) for k, v in values])
         self._diag_pub.publish(DiagnosticArray(header=Header(
