@@ -6,10 +6,8 @@ install a Jetson's onnxruntime-gpu wheel first. `[openvino]` adds the OpenVINO e
 adds ROS 2 Jazzy's rclpy from PyPI for the node and `enet-ros demo`. `pip install .[train]` adds
 what the offline training needs; `pip install .[test]` adds the test tools, onnxruntime,
 OpenVINO and the same rclpy. colcon builds the same file as an ament_python package. The
-runtime runs on Python 3.8 (JetPack 5) to 3.12.
+runtime runs on Python 3.6 (JetPack 4.6) to 3.12; `enet-ros bag` needs 3.10, the demo 3.8.
 """
-from __future__ import annotations
-
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -25,7 +23,7 @@ ROS_JAZZY_WHEELS = [
 ]
 
 
-def share(folder: str, pattern: str = "*") -> tuple[str, list[str]]:
+def share(folder: str, pattern: str = "*") -> "tuple[str, list[str]]":
     """One data_files entry installing folder/pattern under share/enet_ros/folder."""
     return (f"share/{PACKAGE}/{folder}", sorted(f for f in glob(f"{folder}/{pattern}")))
 
@@ -37,7 +35,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.8",
+    python_requires=">=3.6",
     packages=find_packages(exclude=["test", "test.*", "benchmarks"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -53,18 +51,28 @@ setup(
         share("samples", "*.md"),
     ],
     install_requires=[
-        "numpy>=1.24",
-        "opencv-python-headless>=4.8",
-        "onnx>=1.15",
+        "numpy>=1.24; python_version >= '3.8'",
+        "numpy>=1.19; python_version < '3.8'",
+        # JetPack 4.6 (Python 3.6) brings OpenCV 4.1 built for the board (apt python3-opencv);
+        # a pip wheel would shadow it, and none newer than 4.6 exists for 3.6
+        "opencv-python-headless>=4.8; python_version >= '3.7'",
+        "onnx>=1.15; python_version >= '3.8'",
+        "onnx>=1.10,<1.12; python_version < '3.8'",  # 1.11: the last with Python 3.6 wheels
         "pyyaml>=6",
         "tqdm>=4.60",
         "rosbags>=0.10; python_version >= '3.10'",  # `enet-ros bag` only; 0.10 needs 3.10
+        # what Python 3.6 and 3.7 lack, as backports
+        "dataclasses; python_version < '3.7'",
+        "typing-extensions; python_version < '3.8'",
+        "importlib-metadata; python_version < '3.8'",
     ],
     extras_require={
         # The ONNX Runtime flavour is the user's: both install the module `onnxruntime`, and
         # whichever comes last wins, so the base install pulls neither.
-        "cpu": ["onnxruntime>=1.17"],
-        "gpu": ["onnxruntime-gpu>=1.17"],
+        "cpu": ["onnxruntime>=1.17; python_version >= '3.8'",
+                "onnxruntime>=1.10; python_version < '3.8'"],  # 1.10: the last for 3.6
+        "gpu": ["onnxruntime-gpu>=1.17; python_version >= '3.8'",
+                "onnxruntime-gpu>=1.10; python_version < '3.8'"],
         # torch is not pinned here: install the wheel you want first (CPU or CUDA);
         # anything >= 2.1 satisfies this and nothing else is pulled in.
         "train": [

@@ -5,8 +5,6 @@ overlay images for each frame of the image topic, stamped with that frame's head
 receive time, so it replays in rviz or feeds an evaluation exactly like the live node's output.
 Uses rosbags (pure Python), so no ROS installation is needed.
 """
-from __future__ import annotations
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +56,7 @@ def _check_is_bag(src: Path) -> None:
         raise BagError(f"{src} is not a rosbag2 folder (no metadata.yaml){hint}")
 
 
-def _check_image_topic(src: Path, topics: dict[str, str], topic: str) -> None:
+def _check_image_topic(src: Path, topics: "dict[str, str]", topic: str) -> None:
     """BagError unless the bag has ``topic`` and it carries images."""
     if topic not in topics:
         images = sorted(t for t, kind in topics.items() if kind in (IMAGE, COMPRESSED))
@@ -68,7 +66,7 @@ def _check_image_topic(src: Path, topics: dict[str, str], topic: str) -> None:
         raise BagError(f"{topic} carries {topics[topic]}, not an Image or CompressedImage")
 
 
-def _copy_connection(writer: Writer, conn: Connection, added: dict[tuple, Connection]
+def _copy_connection(writer: Writer, conn: Connection, added: "dict[tuple, Connection]"
                      ) -> Connection:
     """The output connection for an input one; bags may split one topic over several."""
     key = (conn.topic, conn.msgtype, repr(conn.ext))  # ext holds a list: not hashable
@@ -80,7 +78,7 @@ def _copy_connection(writer: Writer, conn: Connection, added: dict[tuple, Connec
     return added[key]
 
 
-def _decode(msg: Any, msgtype: str) -> tuple[np.ndarray, str]:
+def _decode(msg: Any, msgtype: str) -> "tuple[np.ndarray, str]":
     """RGB pixels of an Image or CompressedImage, and the encoding to publish an overlay in."""
     if msgtype == COMPRESSED:
         return decode_compressed(msg.format, msg.data), "rgb8"
@@ -88,7 +86,7 @@ def _decode(msg: Any, msgtype: str) -> tuple[np.ndarray, str]:
                          msg.data), overlay_encoding(msg.encoding))
 
 
-def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: Segmenter,
+def segment_bag(src: "str | Path", dst: "str | Path", image_topic: str, segmenter: Segmenter,
                 overlay_alpha: float = 0.5, prefix: str = "/enet", progress: bool = True
                 ) -> BagSummary:
     """Copy src to dst, adding <prefix>/labels, /color and /overlay for each image_topic frame.
@@ -115,7 +113,7 @@ def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: S
             writer = Writer(dst, version=Writer.VERSION_LATEST, storage_plugin=_storage_of(src))
             with writer, tqdm(total=total, unit="frame", disable=not progress,
                               desc=f"segmenting {image_topic}") as bar:
-                added: dict[tuple[str, str, str], Connection] = {}
+                added: "dict[tuple[str, str, str], Connection]" = {}
                 out = {name: writer.add_connection(f"{prefix}/{name}", IMAGE,
                                                    typestore=typestore)
                        for name in ("labels", "color", "overlay")}
@@ -149,7 +147,7 @@ def segment_bag(src: str | Path, dst: str | Path, image_topic: str, segmenter: S
     return summary
 
 
-def bag_frames(src: str | Path, image_topic: str | None = None) -> Iterator[Frame | Unreadable]:
+def bag_frames(src: "str | Path", image_topic: "str | None" = None) -> "Iterator[Frame | Unreadable]":
     """The frames of a bag's image topic (default: its first Image or CompressedImage topic) in
     recording order, as inputs.read_frames gives those of files: an Unreadable for each
     message that cannot be decoded."""

@@ -6,8 +6,6 @@ node starts, so a typo is a start-up error naming the valid ones, not a silently
 The mask is a 256-entry lookup table applied to the labels (cv2.LUT): one pass, whatever the
 number of classes.
 """
-from __future__ import annotations
-
 from typing import Sequence
 
 import cv2
@@ -16,7 +14,7 @@ import numpy as np
 MASK_ON = 255
 
 
-def parse_mask_classes(text: str, class_names: Sequence[str]) -> tuple[int, ...]:
+def parse_mask_classes(text: str, class_names: "Sequence[str]") -> "tuple[int, ...]":
     """The class ids named in ``text`` ("Road,Sidewalk"; empty: none), in label id order.
 
     ValueError naming the model's classes when a name is not one of them.
@@ -29,7 +27,7 @@ def parse_mask_classes(text: str, class_names: Sequence[str]) -> tuple[int, ...]
     return tuple(i for i, name in enumerate(class_names) if name in wanted)
 
 
-def mask_table(class_ids: Sequence[int]) -> np.ndarray:
+def mask_table(class_ids: "Sequence[int]") -> np.ndarray:
     """The lookup table of ``class_mask``: MASK_ON at the given ids, 0 elsewhere."""
     table = np.zeros(256, np.uint8)
     table[list(class_ids)] = MASK_ON

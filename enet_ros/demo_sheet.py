@@ -3,8 +3,6 @@
 Kept apart from ros/demo.py (which must import rclpy) so that it imports and is tested
 without ROS 2.
 """
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import cv2
@@ -29,7 +27,7 @@ class SheetRow:
     overlay: np.ndarray   # RGB, as received
 
 
-def contact_sheet(rows: list[SheetRow], palette: Palette) -> np.ndarray:
+def contact_sheet(rows: "list[SheetRow]", palette: Palette) -> np.ndarray:
     """RGB picture, a row a frame: camera | labels in the palette's colours | overlay."""
     if not rows:
         raise DemoError("no frame came back from segment_node: nothing to put on the sheet")

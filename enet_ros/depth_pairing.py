@@ -7,8 +7,6 @@ driver aligns it first), so the worker may wait for it, but only while one can s
 until a depth image stamped at or after the frame arrives (later ones are farther away), a
 timeout passes, or the depth stream has gone quiet (then no frame waits at all).
 """
-from __future__ import annotations
-
 import threading
 import time
 from collections import deque
@@ -25,12 +23,12 @@ class DepthPairer:
     spends in the node: a few frames at camera rates.
     """
 
-    def __init__(self, capacity: int = 8, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, capacity: int = 8, clock: "Callable[[], float]" = time.monotonic) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
-        self._items: Deque[Tuple[int, Any]] = deque(maxlen=capacity)
+        self._items: "Deque[Tuple[int, Any]]" = deque(maxlen=capacity)
         self._clock = clock
-        self._last_put: Optional[float] = None
+        self._last_put: "Optional[float]" = None
         self._changed = threading.Condition()
 
     def put(self, stamp_ns: int, depth: Any) -> None:
@@ -40,7 +38,7 @@ class DepthPairer:
             self._last_put = self._clock()
             self._changed.notify_all()
 
-    def take(self, stamp_ns: int, slop_ns: int, timeout_s: float) -> Optional[Any]:
+    def take(self, stamp_ns: int, slop_ns: int, timeout_s: float) -> "Optional[Any]":
         """The depth image nearest to ``stamp_ns`` within ``slop_ns``, or None.
 
         Waits up to ``timeout_s`` while a nearer one may still arrive: none stamped at or
@@ -59,7 +57,7 @@ class DepthPairer:
                     return None if best is None else best[1]
                 self._changed.wait(deadline - now)
 
-    def _nearest(self, stamp_ns: int, slop_ns: int) -> Optional[Tuple[int, Any]]:
+    def _nearest(self, stamp_ns: int, slop_ns: int) -> "Optional[Tuple[int, Any]]":
         near = [(abs(s - stamp_ns), s, d) for s, d in self._items if abs(s - stamp_ns) <= slop_ns]
         if not near:
             return None

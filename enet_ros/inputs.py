@@ -5,8 +5,6 @@ A batch of thousands of files must not stop at one unreadable image, so the read
 batch at all (an input that does not exist, a file that is neither image nor video) is an
 ``InputError`` before any work starts.
 """
-from __future__ import annotations
-
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +57,7 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
+def expand_inputs(inputs: "Iterable[Path]") -> "list[Path]":
     """Files to read: the given images and videos, and the images of given folders (sorted)."""
     files = []
     for path in inputs:
@@ -75,7 +73,7 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
     return files
 
 
-def count_frames(files: Iterable[Path]) -> int:
+def count_frames(files: "Iterable[Path]") -> int:
     """Frames the files hold, for a progress bar (videos as their containers report it)."""
     total = 0
     for path in files:
@@ -88,7 +86,7 @@ def count_frames(files: Iterable[Path]) -> int:
     return total
 
 
-def read_frames(files: Iterable[Path]) -> Iterator[Frame | Unreadable]:
+def read_frames(files: "Iterable[Path]") -> "Iterator[Frame | Unreadable]":
     """Every frame of the files in order, and an Unreadable for each file that gave none."""
     for source in files:
         if not is_video(source):

@@ -18,8 +18,6 @@ This module both writes (``ModelMetadata.to_props``, used by the exporter) and c
 (``open_model_file``) that contract, so the two sides cannot drift apart. It needs the ``onnx``
 package only, never torch or an inference engine.
 """
-from __future__ import annotations
-
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -68,13 +66,13 @@ DEFAULT_IO = "uint8"  # files written before the key existed are all uint8
 class ModelMetadata:
     """What a model file says about itself; the defaults of every consumer."""
 
-    class_names: tuple[str, ...]
-    palette: tuple[tuple[int, int, int], ...]
+    class_names: "tuple[str, ...]"
+    palette: "tuple[tuple[int, int, int], ...]"
     input_height: int
     input_width: int
     dataset: str = "unknown"
-    training: dict[str, Any] = field(default_factory=dict)
-    validation: dict[str, Any] = field(default_factory=dict)
+    training: "dict[str, Any]" = field(default_factory=dict)
+    validation: "dict[str, Any]" = field(default_factory=dict)
     io: str = DEFAULT_IO  # a key of IO_KINDS
 
     def __post_init__(self) -> None:
@@ -98,7 +96,7 @@ class ModelMetadata:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def to_props(self) -> dict[str, str]:
+    def to_props(self) -> "dict[str, str]":
         """ONNX metadata_props (string to string) carrying this metadata."""
         return {
             _KEY_FORMAT: str(FORMAT_VERSION),
@@ -113,7 +111,7 @@ class ModelMetadata:
         }
 
     @classmethod
-    def from_props(cls, props: dict[str, str]) -> "ModelMetadata":
+    def from_props(cls, props: "dict[str, str]") -> "ModelMetadata":
         """Parse metadata_props; a missing key or a malformed value is a ModelFileError."""
         missing = [k for k in _REQUIRED_KEYS if k not in props]
         if missing:
@@ -145,10 +143,10 @@ class ModelFile:
 
     path: Path
     metadata: ModelMetadata
-    fixed_size: tuple[int, int] | None
+    fixed_size: "tuple[int, int] | None"
     has_confidence: bool
     opset: int
-    operators: tuple[str, ...]
+    operators: "tuple[str, ...]"
     sha256: str
 
     @property
@@ -161,7 +159,7 @@ class ModelFile:
         return IO_KINDS[self.metadata.io]
 
 
-def _dims(value_info: Any) -> list[int | str]:
+def _dims(value_info: Any) -> "list[int | str]":
     """Each dimension as an int, or its symbolic name (or '?') when dynamic."""
     shape = value_info.type.tensor_type.shape
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape.dim]
@@ -180,7 +178,7 @@ def _check_io_dtype(path: Path, role: str, value_info: Any, expected: np.dtype,
                              f"with `enet-train export`")
 
 
-def open_model_file(path: str | Path) -> ModelFile:
+def open_model_file(path: "str | Path") -> ModelFile:
     """Load and validate a model file; every failure is one ModelFileError saying what to do."""
     import onnx  # imported here so that metadata handling works without it
 

@@ -13,8 +13,6 @@ x = (u - cx) z / fx, y = (v - cy) z / fy, with fx, fy, cx, cy from the projectio
 the camera_info (image_geometry's PinholeCameraModel), scaled to the depth image's size.
 Only Python 3.6 syntax and numpy 1.19 calls, as the rest of the runtime.
 """
-from __future__ import annotations
-
 from typing import NamedTuple, Sequence, Tuple
 
 import numpy as np
@@ -32,7 +30,7 @@ DEPTH_ENCODINGS = {"16UC1": ("u2", 0.001), "32FC1": ("f4", 1.0)}
 # sensor_msgs/PointField datatypes, repeated here so this module needs no ROS messages.
 UINT8, FLOAT32 = 2, 7
 # (name, offset, datatype, count) of each field, as sensor_msgs/PointField has them.
-FIELDS: Tuple[Tuple[str, int, int, int], ...] = (
+FIELDS: "Tuple[Tuple[str, int, int, int], ...]" = (
     ("x", 0, FLOAT32, 1), ("y", 4, FLOAT32, 1), ("z", 8, FLOAT32, 1),
     ("rgb", 12, FLOAT32, 1), ("label", 16, UINT8, 1))
 # The layout of one point; equal to sensor_msgs_py.point_cloud2.dtype_from_fields(FIELDS).
@@ -64,7 +62,7 @@ class CloudFields(NamedTuple):
 
     height: int
     width: int
-    fields: Tuple[Tuple[str, int, int, int], ...]
+    fields: "Tuple[Tuple[str, int, int, int], ...]"
     is_bigendian: bool
     point_step: int
     row_step: int
@@ -72,7 +70,7 @@ class CloudFields(NamedTuple):
     is_dense: bool
 
 
-def settings(class_names: Sequence[str], colours: np.ndarray, classes: str = "",
+def settings(class_names: "Sequence[str]", colours: np.ndarray, classes: str = "",
              stride: int = 1, max_range: float = 0.0) -> CloudSettings:
     """The settings for a model's classes and palette colours (uint8 [classes, 3]).
 
@@ -165,7 +163,7 @@ def labelled_points(depth: np.ndarray, metres_per_unit: float, labels: np.ndarra
     return points
 
 
-def _labels_at(labels: np.ndarray, shape: Tuple[int, int], stride: int) -> np.ndarray:
+def _labels_at(labels: np.ndarray, shape: "Tuple[int, int]", stride: int) -> np.ndarray:
     """The labels at every stride-th pixel of an image of ``shape`` showing the same view:
     the label whose pixel centre is nearest (centres aligned, as the segmenter resizes)."""
     if labels.shape == tuple(shape):

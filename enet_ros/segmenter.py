@@ -5,8 +5,6 @@ is processed the same way wherever it comes from. Work nobody asked for is skipp
 overlay and confidence are computed only when requested, and the camera image is resized only when its size
 differs from the network's.
 """
-from __future__ import annotations
-
 import time
 from dataclasses import dataclass, field
 
@@ -18,6 +16,10 @@ from enet_ros.model_file import SIZE_MULTIPLE
 from enet_ros.palette import Palette
 
 OUTPUT_RESOLUTIONS = ("camera", "network")
+
+# Nearest neighbour at pixel centres, as the image's bilinear resize samples them (OpenCV 4.5.1
+# on); JetPack 4.6's OpenCV 4.1 has only INTER_NEAREST, whose labels may sit up to a pixel off.
+NEAREST = getattr(cv2, "INTER_NEAREST_EXACT", cv2.INTER_NEAREST)
 
 
 class SegmenterError(ValueError):
@@ -40,10 +42,10 @@ class Segmentation:
     """
 
     labels: np.ndarray
-    color: np.ndarray | None = None
-    overlay: np.ndarray | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    confidence: np.ndarray | None = None
+    color: "np.ndarray | None" = None
+    overlay: "np.ndarray | None" = None
+    timings: "dict[str, float]" = field(default_factory=dict)
+    confidence: "np.ndarray | None" = None
 
 
 def _ms(start: float, end: float) -> float:
@@ -61,7 +63,7 @@ class Segmenter:
     """
 
     def __init__(self, engine: Engine, palette: Palette,
-                 input_size: tuple[int, int] | None = None,
+                 input_size: "tuple[int, int] | None" = None,
                  output_resolution: str = "camera") -> None:
         metadata = engine.model.metadata
         size = input_size or engine.input_size or (metadata.input_height, metadata.input_width)
@@ -80,7 +82,7 @@ class Segmenter:
                                  f"{metadata.num_classes}")
         self.engine = engine
         self.palette = palette
-        self.input_size: tuple[int, int] = (int(size[0]), int(size[1]))
+        self.input_size: "tuple[int, int]" = (int(size[0]), int(size[1]))
         self.output_resolution = output_resolution
 
     @property
@@ -110,10 +112,9 @@ class Segmenter:
         if self.output_resolution == "camera" and not same_size:
             # nearest neighbour for both, so each confidence pixel stays its label's
             camera_size = (rgb.shape[1], rgb.shape[0])
-            labels = cv2.resize(labels, camera_size, interpolation=cv2.INTER_NEAREST_EXACT)
+            labels = cv2.resize(labels, camera_size, interpolation=NEAREST)
             if certainty is not None:
-                certainty = cv2.resize(certainty, camera_size,
-                                       interpolation=cv2.INTER_NEAREST_EXACT)
+                certainty = cv2.resize(certainty, camera_size, interpolation=NEAREST)
             base = rgb
         colour = self.palette.colorize(labels) if color or overlay else None
         blended = self.palette.overlay(base, colour, overlay_alpha) if overlay else None

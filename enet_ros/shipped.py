@@ -12,11 +12,13 @@ every command works from any folder:
 
 Each of these folders has the repository's layout: ``models/``, ``samples/``, ``config/``.
 """
-from __future__ import annotations
-
 import os
-from importlib import metadata
 from pathlib import Path
+
+try:
+    from importlib import metadata
+except ImportError:  # Python 3.6 and 3.7 (JetPack 4.6): the importlib-metadata backport
+    import importlib_metadata as metadata
 
 PACKAGE = "enet_ros"
 DEFAULT_MODEL = "models/enet_camvid.onnx"
@@ -25,12 +27,12 @@ SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _MARKER = "package.xml"   # present in the checkout and in every share/enet_ros
 
 
-def _source_checkout() -> Path | None:
+def _source_checkout() -> "Path | None":
     root = Path(__file__).resolve().parents[1]
     return root if (root / _MARKER).is_file() and (root / PACKAGE).is_dir() else None
 
 
-def _installed_share() -> Path | None:
+def _installed_share() -> "Path | None":
     """share/enet_ros of the installed distribution, from the files its RECORD lists."""
     try:
         dist = metadata.distribution(PACKAGE)
@@ -43,7 +45,7 @@ def _installed_share() -> Path | None:
     return None
 
 
-def share_dirs(environ: dict[str, str] | None = None) -> list[Path]:
+def share_dirs(environ: "dict[str, str] | None" = None) -> "list[Path]":
     """Folders holding the shipped files, in the order they are searched (module docstring)."""
     environ = os.environ if environ is None else environ
     dirs = [d for d in (_source_checkout(), _installed_share()) if d is not None]
@@ -52,7 +54,7 @@ def share_dirs(environ: dict[str, str] | None = None) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
-def shipped_path(relative: str, environ: dict[str, str] | None = None) -> Path:
+def shipped_path(relative: str, environ: "dict[str, str] | None" = None) -> Path:
     """The first shipped ``relative`` (a file or folder) that exists; FileNotFoundError naming
     every place searched when none does."""
     dirs = share_dirs(environ)
@@ -63,12 +65,12 @@ def shipped_path(relative: str, environ: dict[str, str] | None = None) -> Path:
                             f"{', '.join(str(d) for d in dirs) or 'no enet_ros install'}")
 
 
-def default_model(environ: dict[str, str] | None = None) -> Path:
+def default_model(environ: "dict[str, str] | None" = None) -> Path:
     """The shipped model file, the default of every command and of the node."""
     return shipped_path(DEFAULT_MODEL, environ)
 
 
-def sample_frames() -> list[Path]:
+def sample_frames() -> "list[Path]":
     """The shipped sample camera frames, sorted (samples/README.md says where they are from)."""
     folder = shipped_path(SAMPLES)
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES)

@@ -12,8 +12,6 @@ The demo's video is VP8 in WebM: the FFmpeg inside opencv-python-headless has no
 encoder (only MPEG-4 Part 2, which browsers do not play), and VP8 WebM plays in every current
 browser, Android's and iOS's included. VP9 plays as widely but encodes about six times slower.
 """
-from __future__ import annotations
-
 import os
 import sys
 import tempfile
@@ -32,9 +30,9 @@ class VideoError(OSError):
 
 
 @contextmanager
-def _stderr_captured() -> Iterator[list[str]]:
+def _stderr_captured() -> "Iterator[list[str]]":
     """Point fd 2 at a temporary file; the list gets the file's text when the block ends."""
-    captured: list[str] = []
+    captured: "list[str]" = []
     sys.stderr.flush()
     with tempfile.TemporaryFile(mode="w+b") as sink:
         saved = os.dup(2)
@@ -54,7 +52,7 @@ def open_reader(path: Path) -> cv2.VideoCapture:
         return cv2.VideoCapture(str(path))
 
 
-def open_web_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+def open_web_writer(path: Path, fps: float, size: "tuple[int, int]") -> cv2.VideoWriter:
     """A VP8 WebM writer of ``size`` (width, height) frames; VideoError when none opens."""
     with _stderr_captured() as said:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*WEB_VIDEO_FOURCC), fps,

@@ -9,8 +9,6 @@ use_compressed overrides its transport only when given. Each node is /<camera>/e
 and its diagnostics carry that name and its camera topic, so the cameras stay apart.
 Only launch API that Humble, Jazzy and Kilted all have (test/test_ros_distro_api.py).
 """
-from __future__ import annotations  # list[str] below: ROS 2 on Python 3.8 (JetPack 5)
-
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -20,13 +18,13 @@ from launch_ros.substitutions import FindPackageShare
 UNSET_OR_BOOLEAN = ["", "true", "false"]
 
 
-def camera_namespaces(text: str) -> list[str]:
+def camera_namespaces(text: str) -> "list[str]":
     """'front, rear' or '[front, rear]' -> ['front', 'rear']: the list argument's items.
 
     Leading slashes are dropped (namespaces are made absolute by the node); empty items and
     repeats are ignored, so a trailing comma is harmless.
     """
-    names: list[str] = []
+    names: "list[str]" = []
     for item in text.strip().strip("[]").split(","):
         name = item.strip().strip("'\"").strip("/")
         if name and name not in names:
@@ -34,7 +32,7 @@ def camera_namespaces(text: str) -> list[str]:
     return names
 
 
-def _nodes(context, *args, **kwargs) -> list[Node]:
+def _nodes(context, *args, **kwargs) -> "list[Node]":
     """A segment_node for each camera; runs at launch time, when the argument has a value."""
     cameras = camera_namespaces(LaunchConfiguration("cameras").perform(context))
     if not cameras:

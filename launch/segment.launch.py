@@ -11,8 +11,6 @@ means "not set", so a user's params file is never overruled by a launch default.
 Humble, Jazzy and Kilted: only launch API their first releases all have (no IfElseSubstitution,
 which reached Humble in 2025); test/test_ros_distro_api.py checks each name used here.
 """
-from __future__ import annotations  # ROS 2 on Python 3.8 (JetPack 5)
-
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
@@ -37,7 +35,7 @@ PARAMETER_ARGUMENTS = [
 ]
 
 
-def typed_value(name: str, text: str, kind: str) -> bool | int | float | str:
+def typed_value(name: str, text: str, kind: str) -> "bool | int | float | str":
     """A launch argument's text as the parameter's type; a clear error when it is not one."""
     if kind == "str":
         return text
@@ -75,7 +73,7 @@ def require_rviz(context) -> None:
                            f"(ros-$ROS_DISTRO-rviz2) or launch with rviz:=false") from None
 
 
-def _nodes(context, *args, **kwargs) -> list[Node]:
+def _nodes(context, *args, **kwargs) -> "list[Node]":
     """The segment node and rviz; runs at launch time, when the arguments have values."""
     if LaunchConfiguration("rviz").perform(context) == "true":  # choices: true or false
         require_rviz(context)

@@ -1,8 +1,8 @@
 """What a Jetson or a GPU box installs: the runtime on Python 3.8, the ONNX Runtime flavour the
 user chose, and a clear message when there is none.
 
-vermin (in .ci/run) checks enet_ros/, launch/ and setup.py for Python 3.8 without evaluating
-annotations; the first test makes that true. The requirements are read from the package
+vermin (in .ci/run) checks enet_ros/, launch/ and setup.py for Python 3.6 (JetPack 4.6) without
+evaluating annotations; the first test makes that true. The requirements are read from the package
 metadata setuptools writes from setup.py, markers and extras resolved as pip resolves them.
 """
 from __future__ import annotations
@@ -26,25 +26,33 @@ RUNTIME_FILES = sorted([*REPO_ROOT.glob("enet_ros/**/*.py"), *REPO_ROOT.glob("la
                         REPO_ROOT / "setup.py"])
 
 
-def _annotated(tree: ast.Module) -> bool:
+def _annotations(tree: ast.Module) -> list[ast.expr]:
+    found: list[ast.expr] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.AnnAssign):
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                node.returns is not None or any(a.annotation is not None for a in ast.walk(
-                    node.args) if isinstance(a, ast.arg))):
-            return True
-    return False
+            found.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found += [a.annotation for a in ast.walk(node.args)
+                      if isinstance(a, ast.arg) and a.annotation is not None]
+            found += [node.returns] if node.returns is not None else []
+    return found
+
+
+def _evaluable_on_3_6(annotation: ast.expr) -> bool:
+    """A string, a name or a dotted name: what 3.6 evaluates without `list[str]` or `X | None`."""
+    if isinstance(annotation, ast.Constant):
+        return annotation.value is None or isinstance(annotation.value, str)
+    return all(isinstance(n, (ast.Name, ast.Attribute, ast.Load)) for n in ast.walk(annotation))
 
 
 @pytest.mark.parametrize("path", RUNTIME_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
-def test_annotations_are_never_evaluated_on_python_3_8(path: Path) -> None:
-    """`list[str]` in a signature is a TypeError on 3.8 unless annotations stay strings."""
+def test_annotations_evaluate_on_python_3_6(path: Path) -> None:
+    """`list[str]` in a signature is a TypeError before 3.9 and `from __future__ import
+    annotations` a SyntaxError on 3.6: such annotations are strings."""
     tree = ast.parse(path.read_text(), str(path))
-    future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
-                 and any(a.name == "annotations" for a in n.names) for n in tree.body)
-    assert future or not _annotated(tree), \
-        f"{path.name} has annotations: add `from __future__ import annotations`"
+    assert not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in tree.body)
+    unevaluable = [ast.unparse(a) for a in _annotations(tree) if not _evaluable_on_3_6(a)]
+    assert unevaluable == [], f"{path.name}: quote these annotations"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +64,7 @@ def metadata(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Requirement
     subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(out)],
                    cwd=REPO_ROOT, check=True, capture_output=True, timeout=120)
     dist = PathDistribution(next(out.glob("*.egg-info")))
-    assert dist.metadata["Requires-Python"] == ">=3.8"
+    assert dist.metadata["Requires-Python"] == ">=3.6"
     return [Requirement(r) for r in dist.requires], dist.metadata.get_all("Provides-Extra")
 
 
@@ -84,6 +92,21 @@ def test_python_3_8_gets_the_runtime_without_rosbags(metadata) -> None:
     requirements, _ = metadata
     assert _pulls(requirements, python="3.10") - _pulls(requirements, python="3.8") == \
         {"rosbags"}
+
+
+def test_python_3_6_gets_backports_and_keeps_the_boards_opencv(metadata) -> None:
+    """JetPack 4.6 (TX1, Nano): Python 3.6 gets the backports of what it lacks, and no OpenCV
+    wheel over the one JetPack built for the board; ONNX Runtime 1.10 is its last."""
+    requirements, _ = metadata
+    assert _pulls(requirements, python="3.6") == {
+        "numpy", "onnx", "pyyaml", "tqdm", "dataclasses", "typing-extensions",
+        "importlib-metadata"}
+    onnx = [r for r in requirements if r.name == "onnx" and r.marker.evaluate(
+        {"extra": "", "python_version": "3.6"})]
+    assert [str(r.specifier) for r in onnx] == ["<1.12,>=1.10"]
+    cpu = [r for r in requirements if r.name == "onnxruntime" and r.marker.evaluate(
+        {"extra": "cpu", "python_version": "3.6"})]
+    assert [str(r.specifier) for r in cpu] == [">=1.10"]
 
 
 def test_no_onnx_runtime_says_what_to_install(tmp_path: Path,

@@ -9,8 +9,6 @@ caller deals with that. Back-end packages are imported only when
 that back end is opened: a robot without TensorRT or OpenVINO never imports them, and
 importing this package costs nothing.
 """
-from __future__ import annotations
-
 import importlib.util
 from typing import Any
 
@@ -54,7 +52,7 @@ def _openvino_module() -> Any:
     return openvino_engine
 
 
-def _onnxruntime_has_gpu(providers: list[str] | None) -> bool:
+def _onnxruntime_has_gpu(providers: "list[str] | None") -> bool:
     """True when ONNX Runtime would run the graph on a GPU provider (TensorRT, CUDA, ...)."""
     try:
         import onnxruntime as ort
@@ -66,9 +64,9 @@ def _onnxruntime_has_gpu(providers: list[str] | None) -> bool:
     return chosen[0] != CPU
 
 
-def open_engine(kind: str, model: ModelFile, providers: list[str] | None = None,
-                threads: int | None = None, fp16: bool = False, cache_dir: str | None = None,
-                logger: Any = None, precision: str = "auto", device: str | None = None,
+def open_engine(kind: str, model: ModelFile, providers: "list[str] | None" = None,
+                threads: "int | None" = None, fp16: bool = False, cache_dir: "str | None" = None,
+                logger: Any = None, precision: str = "auto", device: "str | None" = None,
                 spin: bool = True) -> Engine:
     """Open the model in a back end.
 

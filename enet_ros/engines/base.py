@@ -4,10 +4,12 @@ Back-end modules (onnxruntime_engine, openvino_engine, tensorrt_engine) import f
 from the ``enet_ros.engines`` package, which imports them lazily in ``open_engine``: no import
 cycle. ``ContractEngine`` wraps every back end, so the segmenter sees one uint8 interface.
 """
-from __future__ import annotations
-
 import logging
-from typing import Protocol
+
+try:
+    from typing import Protocol
+except ImportError:  # Python 3.6 and 3.7 (JetPack 4.6): the typing-extensions backport
+    from typing_extensions import Protocol
 
 import numpy as np
 
@@ -26,11 +28,11 @@ class Backend(Protocol):
 
     name: str
     model: ModelFile  # the model file it runs, metadata included
-    providers: list[str]  # what actually runs the graph, e.g. ["CPUExecutionProvider"]
+    providers: "list[str]"  # what actually runs the graph, e.g. ["CPUExecutionProvider"]
     precision: str  # what the graph actually runs in: "fp32", "fp16" or "bf16"
-    input_size: tuple[int, int] | None  # (height, width) when the graph fixes it
+    input_size: "tuple[int, int] | None"  # (height, width) when the graph fixes it
 
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(self, batch: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(NxHxW class ids, NxHxW confidence or None) of an NxHxWx3 RGB batch, in the file's
         I/O dtypes (``model.io``). The confidence comes whenever the file has it: every back
         end computes the whole graph anyway."""
@@ -46,8 +48,7 @@ class Engine(Backend, Protocol):
     def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
         """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
 
-    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray,
-                                                                        np.ndarray | None]:
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(uint8 class ids, uint8 confidence or None where the file has no such output)."""
 
 
@@ -55,7 +56,7 @@ def default_logger() -> logging.Logger:
     return logging.getLogger("enet_ros")
 
 
-def check_batch(batch: np.ndarray, input_size: tuple[int, int] | None) -> None:
+def check_batch(batch: np.ndarray, input_size: "tuple[int, int] | None") -> None:
     """Raise EngineError unless batch is a non-empty uint8 NxHxWx3 RGB array (of the model's
     fixed size, where it has one)."""
     if not isinstance(batch, np.ndarray) or batch.dtype != np.uint8 or batch.ndim != 4 \
@@ -91,7 +92,7 @@ class ContractEngine:
         return self.backend.model
 
     @property
-    def providers(self) -> list[str]:
+    def providers(self) -> "list[str]":
         return self.backend.providers
 
     @property
@@ -99,7 +100,7 @@ class ContractEngine:
         return self.backend.precision
 
     @property
-    def input_size(self) -> tuple[int, int] | None:
+    def input_size(self) -> "tuple[int, int] | None":
         return self.backend.input_size
 
     def close(self) -> None:
@@ -109,8 +110,7 @@ class ContractEngine:
         """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
         return self.infer_with_confidence(batch_nhwc_uint8)[0]
 
-    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray,
-                                                                        np.ndarray | None]:
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(uint8 NxHxW class ids, uint8 NxHxW confidence or None where the file has none)."""
         check_batch(batch_nhwc_uint8, self.backend.input_size)
         io = self.backend.model.io

@@ -5,8 +5,6 @@ the CPU last; onnxruntime silently drops a provider that fails to initialise (a 
 library, say), so what runs is read back from the session and a fallback is a loud warning,
 never a surprise in the frame rate.
 """
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,7 @@ _ORT_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGr
                ort_errors.RuntimeException, ort_errors.EPFail)
 
 
-def choose_providers(requested: list[str] | None, available: list[str]) -> tuple[list[str],
-                                                                                 list[str]]:
+def choose_providers(requested: "list[str] | None", available: "list[str]") -> "tuple[list[str], list[str]]":
     """(providers to ask for, requested ones this build lacks): requested order, CPU last."""
     wanted = list(requested) if requested else list(DEFAULT_PROVIDERS)
     missing = [p for p in wanted if p not in available]
@@ -35,10 +32,10 @@ def choose_providers(requested: list[str] | None, available: list[str]) -> tuple
     return chosen + [CPU], missing
 
 
-def _provider_options(provider: str, fp16: bool, cache_dir: str | None) -> dict[str, Any]:
+def _provider_options(provider: str, fp16: bool, cache_dir: "str | None") -> "dict[str, Any]":
     if provider != TENSORRT:
         return {}
-    options: dict[str, Any] = {"trt_fp16_enable": fp16}
+    options: "dict[str, Any]" = {"trt_fp16_enable": fp16}
     if cache_dir:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir))
@@ -50,8 +47,8 @@ class OnnxRuntimeEngine:
 
     name = "onnxruntime"
 
-    def __init__(self, model: ModelFile, providers: list[str] | None = None,
-                 threads: int | None = None, fp16: bool = False, cache_dir: str | None = None,
+    def __init__(self, model: ModelFile, providers: "list[str] | None" = None,
+                 threads: "int | None" = None, fp16: bool = False, cache_dir: "str | None" = None,
                  spin: bool = True, logger: Any = None) -> None:
         logger = logger or default_logger()
         chosen, missing = choose_providers(providers, ort.get_available_providers())
@@ -78,7 +75,7 @@ class OnnxRuntimeEngine:
                 providers=[(p, _provider_options(p, fp16, cache_dir)) for p in chosen])
         except _ORT_ERRORS as err:
             raise EngineError(f"onnxruntime cannot load {model.path}: {err}") from None
-        self.providers: list[str] = list(self._session.get_providers())
+        self.providers: "list[str]" = list(self._session.get_providers())
         self.precision = "fp16" if fp16 and self.providers[0] == TENSORRT else "fp32"
         self.model = model
         self.input_size = model.fixed_size
@@ -96,7 +93,7 @@ class OnnxRuntimeEngine:
             raise EngineError(f"{model.path} has no {LABELS_NAME!r} output (has {outputs})")
         self._outputs = [LABELS_NAME] + ([CONFIDENCE_NAME] if model.has_confidence else [])
 
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(self, batch: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
         I/O dtypes; ContractEngine has checked the batch."""
         if self._session is None:

@@ -13,8 +13,6 @@ compile takes well under a second. Past MAX_STATIC_SHAPES different shapes (an e
 over images of many sizes) the rest share one dynamic compilation instead of recompiling.
 Only ``open_engine`` imports this module, after checking that openvino imports.
 """
-from __future__ import annotations
-
 from typing import Any
 
 import numpy as np
@@ -36,7 +34,7 @@ def _reason(err: Exception) -> str:
     return lines[-1] if lines else type(err).__name__
 
 
-def choose_device(requested: str | None, available: list[str]) -> tuple[str, str | None]:
+def choose_device(requested: "str | None", available: "list[str]") -> "tuple[str, str | None]":
     """(device to compile for, warning or None): the requested one when OpenVINO has it
     ("GPU" matches "GPU.0"), else the CPU."""
     wanted = (requested or DEFAULT_DEVICE).upper()
@@ -47,8 +45,7 @@ def choose_device(requested: str | None, available: list[str]) -> tuple[str, str
                             f"on {DEFAULT_DEVICE}, expect a lower frame rate")
 
 
-def choose_precision(requested: str, device: str, capabilities: list[str]) -> tuple[str,
-                                                                                  str | None]:
+def choose_precision(requested: str, device: str, capabilities: "list[str]") -> "tuple[str, str | None]":
     """(precision to ask for, warning or None), judged by the device's reported capabilities.
 
     auto: bfloat16 on a CPU that has it, float16 on a GPU that has it, else float32. An
@@ -69,8 +66,8 @@ class OpenVinoEngine:
 
     name = "openvino"
 
-    def __init__(self, model: ModelFile, device: str | None = None, precision: str = "auto",
-                 threads: int | None = None, spin: bool = True, logger: Any = None) -> None:
+    def __init__(self, model: ModelFile, device: "str | None" = None, precision: str = "auto",
+                 threads: "int | None" = None, spin: bool = True, logger: Any = None) -> None:
         logger = logger or default_logger()
         if threads is not None and threads < 1:
             raise EngineError(f"threads must be at least 1, got {threads}")
@@ -83,7 +80,7 @@ class OpenVinoEngine:
             list(self._core.get_property(self.device, "OPTIMIZATION_CAPABILITIES")))
         if warning:
             logger.warning(warning)
-        self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
+        self._config: "dict[str, Any]" = {"PERFORMANCE_HINT": "LATENCY",
                                         "INFERENCE_PRECISION_HINT": _TYPE_NAMES[wanted]}
         if self.device == DEFAULT_DEVICE:
             if threads is not None:
@@ -104,12 +101,12 @@ class OpenVinoEngine:
             raise EngineError(f"{model.path} has no {LABELS_NAME!r} output (has {outputs})")
         self.model = model
         self.input_size = model.fixed_size
-        self._requests: dict[tuple[int, ...], Any] = {}
+        self._requests: "dict[tuple[int, ...], Any]" = {}
         self._dynamic: Any = None
         height, width = model.fixed_size or (model.metadata.input_height,
                                              model.metadata.input_width)
         compiled = self._request((1, height, width, 3)).get_compiled_model()
-        self.providers: list[str] = list(compiled.get_property("EXECUTION_DEVICES"))
+        self.providers: "list[str]" = list(compiled.get_property("EXECUTION_DEVICES"))
         self.precision = {v: k for k, v in _TYPE_NAMES.items()}.get(
             compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(), "unknown")
         threading = ""
@@ -122,7 +119,7 @@ class OpenVinoEngine:
         if self.precision != wanted:
             logger.warning(f"asked OpenVINO for {wanted} but it compiled {self.precision}")
 
-    def _compile(self, shape: list[int] | None) -> Any:
+    def _compile(self, shape: "list[int] | None") -> Any:
         """An infer request of the graph compiled for ``shape`` (None: as the file says)."""
         graph = self._graph.clone()
         try:
@@ -134,7 +131,7 @@ class OpenVinoEngine:
             raise EngineError(f"OpenVINO cannot compile {self.model.path.name} for "
                               f"{self.device} at {shape}: {_reason(err)}") from None
 
-    def _request(self, shape: tuple[int, ...]) -> Any:
+    def _request(self, shape: "tuple[int, ...]") -> Any:
         request = self._requests.get(shape)
         if request is not None:
             return request
@@ -145,7 +142,7 @@ class OpenVinoEngine:
             self._dynamic = self._compile(None)
         return self._dynamic
 
-    def run(self, batch_nhwc_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(self, batch_nhwc_uint8: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
         I/O dtypes; ContractEngine has checked the batch."""
         if self._core is None:

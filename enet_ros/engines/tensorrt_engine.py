@@ -12,8 +12,6 @@ TensorRT version, the GPU and the precision. The build logs its progress, since 
 five-minute start looks like a hang. Only this module imports tensorrt, and only
 ``open_engine`` imports this module, after checking that tensorrt is installed.
 """
-from __future__ import annotations
-
 import os
 import re
 from pathlib import Path
@@ -62,7 +60,7 @@ def default_cache_dir() -> Path:
     return Path(base) / "enet_ros" / "tensorrt"
 
 
-def engine_cache_path(model: ModelFile, fp16: bool, cache_dir: str | Path | None) -> Path:
+def engine_cache_path(model: ModelFile, fp16: bool, cache_dir: "str | Path | None") -> Path:
     """Where the engine for this model, TensorRT, GPU and precision is (or will be) kept."""
     gpu = re.sub(r"[^A-Za-z0-9]+", "-", gpu_name()).strip("-")
     name = f"{model.path.stem}-{model.sha256[:16]}-trt{trt.__version__}-{gpu}-" \
@@ -94,9 +92,9 @@ if hasattr(trt, "IProgressMonitor"):  # TensorRT 10 on; 8.x builds silently
         def __init__(self, logger: Any) -> None:
             trt.IProgressMonitor.__init__(self)
             self._logger = logger
-            self._steps: dict[str, int] = {}
+            self._steps: "dict[str, int]" = {}
 
-        def phase_start(self, phase_name: str, parent_phase: str | None,
+        def phase_start(self, phase_name: str, parent_phase: "str | None",
                         num_steps: int) -> None:
             self._steps[phase_name] = num_steps
             if parent_phase is None:
@@ -112,7 +110,7 @@ if hasattr(trt, "IProgressMonitor"):  # TensorRT 10 on; 8.x builds silently
             self._steps.pop(phase_name, None)
 
 
-def _profile_shapes(model: ModelFile) -> tuple[tuple[int, ...], ...]:
+def _profile_shapes(model: ModelFile) -> "tuple[tuple[int, ...], ...]":
     if model.fixed_size:
         fixed = (1, *model.fixed_size, 3)
         return fixed, fixed, (MAX_BATCH, *model.fixed_size, 3)
@@ -148,7 +146,7 @@ def build_serialized_engine(model: ModelFile, fp16: bool, logger: Any) -> bytes:
     return bytes(serialized)
 
 
-def cached_engine(model: ModelFile, fp16: bool, cache_dir: str | Path | None,
+def cached_engine(model: ModelFile, fp16: bool, cache_dir: "str | Path | None",
                   logger: Any) -> Path:
     """The cached engine file for the model, building it first when there is none."""
     path = engine_cache_path(model, fp16, cache_dir)
@@ -176,13 +174,13 @@ class _TensorIO:
     def dtype(self, name: str) -> np.dtype:
         return np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
 
-    def set_input_shape(self, name: str, shape: tuple[int, ...]) -> bool:
+    def set_input_shape(self, name: str, shape: "tuple[int, ...]") -> bool:
         return self._context.set_input_shape(name, shape)
 
-    def shape(self, name: str) -> tuple[int, ...]:
+    def shape(self, name: str) -> "tuple[int, ...]":
         return tuple(self._context.get_tensor_shape(name))
 
-    def execute(self, addresses: dict[str, int], stream: Any) -> bool:
+    def execute(self, addresses: "dict[str, int]", stream: Any) -> bool:
         for name, pointer in addresses.items():
             if not self._context.set_tensor_address(name, pointer):
                 return False
@@ -201,13 +199,13 @@ class _BindingIO:
     def dtype(self, name: str) -> np.dtype:
         return np.dtype(trt.nptype(self._engine.get_binding_dtype(self._index[name])))
 
-    def set_input_shape(self, name: str, shape: tuple[int, ...]) -> bool:
+    def set_input_shape(self, name: str, shape: "tuple[int, ...]") -> bool:
         return self._context.set_binding_shape(self._index[name], shape)
 
-    def shape(self, name: str) -> tuple[int, ...]:
+    def shape(self, name: str) -> "tuple[int, ...]":
         return tuple(self._context.get_binding_shape(self._index[name]))
 
-    def execute(self, addresses: dict[str, int], stream: Any) -> bool:
+    def execute(self, addresses: "dict[str, int]", stream: Any) -> bool:
         return self._context.execute_async_v2([addresses[n] for n in self.names], stream)
 
 
@@ -220,7 +218,7 @@ class TensorRTEngine:
 
     name = "tensorrt"
 
-    def __init__(self, model: ModelFile, fp16: bool = False, cache_dir: str | None = None,
+    def __init__(self, model: ModelFile, fp16: bool = False, cache_dir: "str | None" = None,
                  logger: Any = None) -> None:
         logger = logger or default_logger()
         if not gpu_present():
@@ -241,7 +239,7 @@ class TensorRTEngine:
         self._input = self._io.inputs[0]
         self._outputs = [n for n in self._io.names if n != self._input]
         self._stream = _cuda(cudart.cudaStreamCreate())
-        self._buffers: dict[str, tuple[int, int]] = {}  # name -> (device pointer, bytes)
+        self._buffers: "dict[str, tuple[int, int]]" = {}  # name -> (device pointer, bytes)
         api = "tensor names, execute_async_v3" if io_class is _TensorIO else \
             "bindings, execute_async_v2"
         self.providers = [f"TensorRT {trt.__version__} ({'fp16' if fp16 else 'fp32'}) on "
@@ -261,7 +259,7 @@ class TensorRTEngine:
             self._buffers[name] = (pointer, nbytes)
         return pointer
 
-    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(self, batch: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
         """(NxHxW class ids, confidence or None) of an NxHxWx3 RGB batch, in the model file's
         I/O dtypes; ContractEngine has checked the batch."""
         if self._context is None:

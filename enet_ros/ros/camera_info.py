@@ -11,8 +11,6 @@ a pixel coordinate u maps to u' = (u - roi.x_offset) / binning_x, then u'' = u' 
 Distortion coefficients and R are in normalised coordinates, so they carry over unchanged.
 Pure Python with no ROS imports; the node copies fields between this and the message.
 """
-from __future__ import annotations
-
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,8 +21,8 @@ class Intrinsics:
 
     width: int
     height: int
-    k: tuple[float, ...]           # 9 values
-    p: tuple[float, ...]           # 12 values
+    k: "tuple[float, ...]"           # 9 values
+    p: "tuple[float, ...]"           # 12 values
     binning_x: int = 0             # 0 and 1 both mean no binning, as in CameraInfo
     binning_y: int = 0
     roi_x_offset: int = 0

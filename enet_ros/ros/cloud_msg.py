@@ -5,8 +5,6 @@ installation has it; PyPI does not), otherwise from ``pointcloud.cloud_fields`` 
 alone: the same bytes either way (test/test_pointcloud.py checks both with the sensor_msgs_py
 of Foxy, Humble, Jazzy and Rolling). Needs the sensor_msgs messages, not rclpy.
 """
-from __future__ import annotations
-
 import array
 from typing import Any, List
 
@@ -24,7 +22,7 @@ BUILDERS = ("sensor_msgs_py", "numpy")
 BUILDER = "sensor_msgs_py" if point_cloud2 is not None else "numpy"
 
 
-def point_fields() -> List[PointField]:
+def point_fields() -> "List[PointField]":
     return [PointField(name=name, offset=offset, datatype=datatype, count=count)
             for name, offset, datatype, count in pointcloud.FIELDS]
 

@@ -17,8 +17,6 @@ Both processes use loopback discovery (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST),
 ROS_DOMAIN_ID or else a random one, so the demo's camera never reaches a robot's network, and
 Fast DDS with the shipped large shared-memory profile unless one is set.
 """
-from __future__ import annotations
-
 import array
 import os
 import random
@@ -66,8 +64,8 @@ class DemoResult:
     overlays: int
     publish_seconds: float
     output_rate_hz: float
-    latencies_ms: list[float]
-    rows: list[SheetRow]
+    latencies_ms: "list[float]"
+    rows: "list[SheetRow]"
     video: Path
     sheet: Path
     node_log: Path
@@ -112,19 +110,19 @@ class _Collector:
         self.lock = threading.Lock()
         self.fps = fps
         self.video_path = video_path
-        self.video: cv2.VideoWriter | None = None
-        self.video_size: tuple[int, int] | None = None
+        self.video: "cv2.VideoWriter | None" = None
+        self.video_size: "tuple[int, int] | None" = None
         self.labels = 0
         self.overlays = 0
-        self.arrivals: list[float] = []
-        self.latencies_ms: list[float] = []
-        self.ranks: dict[object, int] = {}
+        self.arrivals: "list[float]" = []
+        self.latencies_ms: "list[float]" = []
+        self.ranks: "dict[object, int]" = {}
         self.stride = 1
-        self.kept: dict[int, SheetRow] = {}
+        self.kept: "dict[int, SheetRow]" = {}
         # stamp -> (rank, RGB) of sent frames that may join the sheet, and their outputs so
         # far; both bounded, since the node may drop frames.
-        self.candidates: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
-        self.partial: dict[int, dict[str, np.ndarray]] = {}
+        self.candidates: "OrderedDict[int, tuple[int, np.ndarray]]" = OrderedDict()
+        self.partial: "dict[int, dict[str, np.ndarray]]" = {}
 
     def _wanted(self, rank: int) -> bool:
         return rank % self.stride == 0 and rank not in self.kept
@@ -140,7 +138,7 @@ class _Collector:
                 old, _ = self.candidates.popitem(last=False)
                 self.partial.pop(old, None)
 
-    def rows(self) -> list[SheetRow]:
+    def rows(self) -> "list[SheetRow]":
         """SHEET_ROWS of the kept rows, evenly spread, in input order."""
         with self.lock:
             ranks = sorted(self.kept)
@@ -209,7 +207,7 @@ class _Collector:
             return (len(self.arrivals) - 1) / (self.arrivals[-1] - self.arrivals[0])
 
 
-def demo_environment(environ: Mapping[str, str]) -> dict[str, str]:
+def demo_environment(environ: "Mapping[str, str]") -> "dict[str, str]":
     """The ROS settings both processes share (module docstring); the user's own kept."""
     settings = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
                 "ROS_DOMAIN_ID": str(random.randrange(1, 200))}
@@ -222,7 +220,7 @@ def demo_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextmanager
-def _environment(updates: dict[str, str]) -> Iterator[None]:
+def _environment(updates: "dict[str, str]") -> "Iterator[None]":
     """os.environ with ``updates`` (rcl and Fast DDS read it at init), restored afterwards."""
     saved = {key: os.environ.get(key) for key in updates}
     os.environ.update(updates)
@@ -236,8 +234,8 @@ def _environment(updates: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _looped(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], count: int
-            ) -> Iterator[tuple[object, np.ndarray]]:
+def _looped(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", count: int
+            ) -> "Iterator[tuple[object, np.ndarray]]":
     """``count`` (key, RGB) frames, starting ``frames()`` over whenever it runs out."""
     sent = 0
     while sent < count:
@@ -261,7 +259,7 @@ def _camera_message(rgb: np.ndarray, stamp_ns: int, frame_id: str = "camera") ->
     return msg
 
 
-def _start_node(model: Path, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+def _start_node(model: Path, log_path: Path, env: "dict[str, str]") -> subprocess.Popen:
     command = [sys.executable, "-m", "enet_ros.ros.node", "--ros-args",
                "-p", f"model:={model}", "-p", "use_camera_info:=false",
                "-r", f"image:={CAMERA_TOPIC}"]
@@ -269,7 +267,7 @@ def _start_node(model: Path, log_path: Path, env: dict[str, str]) -> subprocess.
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_until(condition: Callable[[], bool], node: subprocess.Popen, log_path: Path,
+def _wait_until(condition: "Callable[[], bool]", node: subprocess.Popen, log_path: Path,
                 timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -294,7 +292,7 @@ def _stop(node: subprocess.Popen) -> int:
     return node.returncode
 
 
-def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: Path,
+def run_demo(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", model: Path,
              palette: Palette, out: Path, seconds: float, rate: float) -> DemoResult:
     """Play ``frames()`` ((source key, RGB) pairs, looped as needed) to a fresh segment_node
     for ``seconds`` at ``rate`` Hz, and write out/overlay.webm and out/contact_sheet.png."""
@@ -307,8 +305,8 @@ def run_demo(frames: Callable[[], Iterable[tuple[object, np.ndarray]]], model: P
     with _environment(demo_environment(os.environ)):
         node = _start_node(model, log_path, dict(os.environ))
         context = Context()
-        camera: Node | None = None
-        executor: SingleThreadedExecutor | None = None
+        camera: "Node | None" = None
+        executor: "SingleThreadedExecutor | None" = None
         try:
             rclpy.init(context=context)  # ROS_DOMAIN_ID from the environment set above
             camera = Node("enet_demo_camera", context=context)

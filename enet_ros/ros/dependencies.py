@@ -4,8 +4,6 @@ One table serves two readers: the node, which turns a missing module into one st
 naming what to install, and test/test_packaging.py, which checks that every import of the
 runtime is in this table and that package.xml declares each one under its rosdep key.
 """
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 ROS_SOURCE_HINT = "source /opt/ros/$ROS_DISTRO/setup.bash (and the workspace's install/setup.bash)"
@@ -17,12 +15,12 @@ class Dependency:
     """A top-level import name, its rosdep key, and its PyPI name (None: comes with ROS 2)."""
 
     module: str
-    rosdep: str | None
-    pip: str | None
+    rosdep: "str | None"
+    pip: "str | None"
     optional: bool = False  # only needed by an engine the user chose (TensorRT, OpenVINO)
 
 
-DEPENDENCIES: tuple[Dependency, ...] = (
+DEPENDENCIES: "tuple[Dependency, ...]" = (
     Dependency("numpy", "python3-numpy", "numpy"),
     Dependency("cv2", "python3-opencv", "opencv-python-headless"),
     Dependency("yaml", "python3-yaml", "pyyaml"),
@@ -49,7 +47,7 @@ DEPENDENCIES: tuple[Dependency, ...] = (
 )
 
 
-def find(module: str) -> Dependency | None:
+def find(module: str) -> "Dependency | None":
     """The dependency providing ``module`` (a dotted name is looked up by its top level)."""
     top = module.partition(".")[0]
     return next((d for d in DEPENDENCIES if d.module == top), None)

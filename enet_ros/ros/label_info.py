@@ -7,8 +7,6 @@ vision_msgs is not on PyPI, so the node imports it only where a ROS 2 installati
 hands the two message types to ``fill_label_info``; the tests here run it with the real types
 where they exist and with stand-ins of the same fields where they do not.
 """
-from __future__ import annotations
-
 from typing import Any, Callable, Sequence
 
 # Where a ROS 2 installation has no vision_msgs (or one without LabelInfo: Foxy's): what the
@@ -18,7 +16,7 @@ UNAVAILABLE = ("vision_msgs/LabelInfo is not installed (apt install ros-$ROS_DIS
                "class_ids list the classes")
 
 
-def fill_label_info(msg: Any, vision_class: Callable[..., Any], class_names: Sequence[str],
+def fill_label_info(msg: Any, vision_class: "Callable[..., Any]", class_names: "Sequence[str]",
                     header: Any = None, threshold: float = 0.0) -> Any:
     """``msg`` (a LabelInfo) with ``class_map`` set to one ``vision_class`` per class, its id
     the label value of enet/labels; header (a std_msgs/Header) and threshold as given."""

@@ -19,8 +19,6 @@ checks every call against each one's released rclpy), or a feature check with a 
 Run-time parameter changes are judged by the set-parameters callback Humble already has, and the
 worker reads the accepted values from the node, so no post-set callback (Iron and later) is needed.
 """
-from __future__ import annotations
-
 import array
 import sys
 import threading
@@ -82,7 +80,7 @@ class StartupError(Exception):
     """The node cannot start (no model, bad parameter, engine unavailable); says why."""
 
 
-def _overridable(*policies: Any) -> dict[str, Any]:
+def _overridable(*policies: Any) -> "dict[str, Any]":
     """Keywords of create_publisher/create_subscription that let users override the QoS
     ``policies`` (default: rclpy's set) with qos_overrides.* parameters; none on Foxy."""
     if QoSOverridingOptions is None:
@@ -112,22 +110,22 @@ class SegmentNode(Node):
 
     def __init__(self, node_name: str = NODE_NAME) -> None:
         super().__init__(node_name)
-        self._slot: LatestSlot[tuple[Header, Any]] = LatestSlot()
+        self._slot: "LatestSlot[tuple[Header, Any]]" = LatestSlot()
         self._stats = NodeStats(counts_lost=MESSAGE_INFO)
         self._gaps = SequenceGaps()
-        self._camera_info: CameraInfo | None = None
-        self._worker: threading.Thread | None = None
+        self._camera_info: "CameraInfo | None" = None
+        self._worker: "threading.Thread | None" = None
         self._engine: Any = None
-        self._camera_sub: Subscription | None = None
+        self._camera_sub: "Subscription | None" = None
         self._camera_reliability = ""
-        self._depth_sub: Subscription | None = None
-        self._depth_reliability: str | None = None
+        self._depth_sub: "Subscription | None" = None
+        self._depth_reliability: "str | None" = None
         # What activate made and deactivate destroys: (the node's destroy_* for it, it).
-        self._entities: list[tuple[Any, Any]] = []
-        self._segmenter: Segmenter | None = None
-        self._mask_table: np.ndarray | None = None
-        self._class_names: tuple[str, ...] = ()
-        self._pubs: dict[str, Any] = {}
+        self._entities: "list[tuple[Any, Any]]" = []
+        self._segmenter: "Segmenter | None" = None
+        self._mask_table: "np.ndarray | None" = None
+        self._class_names: "tuple[str, ...]" = ()
+        self._pubs: "dict[str, Any]" = {}
 
     def _resolved(self, topic: str) -> str:
         """The topic's full name after namespace and remapping. Foxy's rclpy cannot resolve
@@ -356,7 +354,7 @@ class SegmentNode(Node):
 
     # -- parameters ------------------------------------------------------------------------
 
-    def _validate(self, changes: list[Parameter]) -> SetParametersResult:
+    def _validate(self, changes: "list[Parameter]") -> SetParametersResult:
         """Judge only our own parameters; others (qos_overrides.*, use_sim_time) pass."""
         for change in changes:
             if change.name in params.PARAM_NAMES:
@@ -367,12 +365,12 @@ class SegmentNode(Node):
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_image_with_info(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+    def _on_image_with_info(self, msg: "Image | CompressedImage", info: "dict[str, Any]") -> None:
         """``_on_image`` where rclpy passes rmw's message info: count the sequence gap first."""
         self._stats.count("lost", self._gaps.see(info.get("publication_sequence_number")))
         self._on_image(msg)
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: "Image | CompressedImage") -> None:
         """Count the frame and hand it to the worker: nothing slow here, so the executor is
         always free to take the next frame."""
         self._stats.count("received")
@@ -545,7 +543,7 @@ if LifecycleNode is not None:
             return TransitionCallbackReturn.SUCCESS
 
 
-def main(args: list[str] | None = None, lifecycle: bool = False) -> int:
+def main(args: "list[str] | None" = None, lifecycle: bool = False) -> int:
     """Entry point of ``segment_node`` (and, with ``lifecycle``, ``segment_lifecycle_node``);
     the exit status: 0 on a clean stop, 1 if it cannot start.
 
@@ -560,7 +558,7 @@ def main(args: list[str] | None = None, lifecycle: bool = False) -> int:
             "run segment_node instead")
         return 1
     rclpy.init(args=args)
-    node: SegmentNode | None = None
+    node: "SegmentNode | None" = None
     try:
         if lifecycle:
             node = LifecycleSegmentNode(NODE_NAME)

@@ -5,8 +5,6 @@ the tests compare the same table with config/segment.yaml and the launch files, 
 cannot be documented, launched or configured under a name the node does not declare. No rclpy
 here: this module, its validation rules and the default-model lookup are tested directly.
 """
-from __future__ import annotations
-
 import math
 import os
 from dataclasses import dataclass
@@ -25,12 +23,12 @@ class ParamSpec:
     """One parameter: name, default (its type too), why it exists, its limits."""
 
     name: str
-    default: bool | int | float | str
+    default: "bool | int | float | str"
     description: str
     read_only: bool = True
-    int_range: tuple[int, int, int] | None = None        # (from, to, step)
-    float_range: tuple[float, float] | None = None       # (from, to)
-    choices: tuple[str, ...] | None = None               # checked at start by the node
+    int_range: "tuple[int, int, int] | None" = None        # (from, to, step)
+    float_range: "tuple[float, float] | None" = None       # (from, to)
+    choices: "tuple[str, ...] | None" = None               # checked at start by the node
 
     @property
     def constraints(self) -> str:
@@ -45,7 +43,7 @@ class ParamSpec:
         return ""
 
 
-PARAMS: tuple[ParamSpec, ...] = (
+PARAMS: "tuple[ParamSpec, ...]" = (
     ParamSpec("model", "", "Path of the ENet model file (.onnx). Empty: the shipped "
               f"{shipped.DEFAULT_MODEL} from the package's share directory."),
     ParamSpec("engine", "auto", "Inference back end; auto picks TensorRT when it is "
@@ -146,7 +144,7 @@ def check_choice(name: str, value: str) -> str:
     return value
 
 
-def camera_reliability(setting: str, publishers: list[str]) -> str | None:
+def camera_reliability(setting: str, publishers: "list[str]") -> "str | None":
     """The reliability ('reliable' or 'best_effort') the camera subscription should have,
     given the setting and the lower-case reliability policy name of each publisher on the
     topic; None: keep the current one (auto with no publisher yet to match).
@@ -161,7 +159,7 @@ def camera_reliability(setting: str, publishers: list[str]) -> str | None:
     return "reliable" if all(p == "reliable" for p in publishers) else "best_effort"
 
 
-def refuse_update(name: str, value: object) -> str | None:
+def refuse_update(name: str, value: object) -> "str | None":
     """Why a run-time change of our parameter ``name`` to ``value`` is refused, or None.
 
     rclpy refuses read-only parameters itself on every distribution, before this is asked.
@@ -189,13 +187,13 @@ def inference_threads(requested: int) -> int:
     return max(1, (cpus or 1) - 1)
 
 
-def parse_providers(text: str) -> list[str] | None:
+def parse_providers(text: str) -> "list[str] | None":
     """'A, B' -> ['A', 'B']; empty -> None (the engine's default order)."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     return names or None
 
 
-def resolve_model(path: str, environ: dict[str, str] | None = None) -> Path:
+def resolve_model(path: str, environ: "dict[str, str] | None" = None) -> Path:
     """The model file to load: ``path`` when given, else the shipped one (enet_ros.shipped).
 
     FileNotFoundError (one message listing where it looked) when none is given and none found.

@@ -5,8 +5,6 @@ step, bytes), so the whole per-frame path -- decode, segment, encode, pick the o
 encoding, skip what nobody listens to -- runs and is tested without rclpy. The node itself is
 left with moving fields between messages and this.
 """
-from __future__ import annotations
-
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,16 +68,16 @@ class Wanted:
 class Outputs:
     """The encoded outputs of one frame; None for those not wanted."""
 
-    labels: EncodedImage | None = None
-    color: EncodedImage | None = None
-    overlay: EncodedImage | None = None
-    mask: EncodedImage | None = None
-    confidence: EncodedImage | None = None
-    size: tuple[int, int] = (0, 0)                # (height, width) of the outputs
-    timings: dict[str, float] = field(default_factory=dict)  # milliseconds, as the segmenter
+    labels: "EncodedImage | None" = None
+    color: "EncodedImage | None" = None
+    overlay: "EncodedImage | None" = None
+    mask: "EncodedImage | None" = None
+    confidence: "EncodedImage | None" = None
+    size: "tuple[int, int]" = (0, 0)                # (height, width) of the outputs
+    timings: "dict[str, float]" = field(default_factory=dict)  # milliseconds, as the segmenter
 
 
-def decode(frame: RawFrame | CompressedFrame) -> tuple[np.ndarray, str]:
+def decode(frame: "RawFrame | CompressedFrame") -> "tuple[np.ndarray, str]":
     """(RGB uint8 HxWx3, encoding the overlay should use); ImageCodecError for a bad frame."""
     if isinstance(frame, CompressedFrame):
         return decode_compressed(frame.format, frame.data), COMPRESSED_OVERLAY_ENCODING
@@ -93,8 +91,8 @@ def _encoded(array: np.ndarray, encoding: str) -> EncodedImage:
     return EncodedImage(encoding, array.shape[0], array.shape[1], step, data)
 
 
-def run(segmenter: Any, frame: RawFrame | CompressedFrame, wanted: Wanted,
-        overlay_alpha: float, mask_table: np.ndarray | None = None) -> Outputs:
+def run(segmenter: Any, frame: "RawFrame | CompressedFrame", wanted: Wanted,
+        overlay_alpha: float, mask_table: "np.ndarray | None" = None) -> Outputs:
     """Decode, segment and encode one frame, computing only the wanted outputs.
 
     ``segmenter`` is an ``enet_ros.segmenter.Segmenter``; ``mask_table`` the

@@ -5,8 +5,6 @@ for each segmented frame, for the labelled points; everything that can go wrong 
 for the frame, no camera_info, a malformed depth image) is counted here, reported in
 diagnostics, and answered with the reason instead of points, so the node skips the frame.
 """
-from __future__ import annotations
-
 from typing import Any, Dict, NamedTuple, Optional
 
 import numpy as np
@@ -35,7 +33,7 @@ class DepthFrame(NamedTuple):
 class PointsResult(NamedTuple):
     """Points of POINT_DTYPE and the depth image's frame, or None and why not."""
 
-    points: Optional[np.ndarray]
+    points: "Optional[np.ndarray]"
     frame_id: str = ""
     problem: str = ""
 
@@ -56,7 +54,7 @@ class PointsOutput:
         self._depths.put(stamp_ns, depth)
 
     def make(self, stamp_ns: int, labels: np.ndarray,
-             info: Optional[caminfo.Intrinsics]) -> PointsResult:
+             info: "Optional[caminfo.Intrinsics]") -> PointsResult:
         """The points of the frame stamped ``stamp_ns`` whose labels (uint8 HxW) are given,
         from its depth image and ``info`` (the camera's intrinsics); counted either way."""
         if info is None:
@@ -82,6 +80,6 @@ class PointsOutput:
         self._counts[counter] += 1
         return PointsResult(None, problem=problem)
 
-    def diagnostics(self) -> Dict[str, str]:
+    def diagnostics(self) -> "Dict[str, str]":
         """Key/values for the node's diagnostics status."""
         return {f"points: frames {name}": str(n) for name, n in dict(self._counts).items()}

@@ -5,14 +5,12 @@ enet_ros.ros.node imports rclpy, the ROS messages, numpy and OpenCV at its top, 
 one would end in a traceback before the node could log anything. Importing it here turns that
 ModuleNotFoundError into one line naming the package to install, and exit status 1.
 """
-from __future__ import annotations
-
 import sys
 
 from enet_ros.ros.dependencies import missing_message
 
 
-def main(args: list[str] | None = None, lifecycle: bool = False) -> int:
+def main(args: "list[str] | None" = None, lifecycle: bool = False) -> int:
     try:
         from enet_ros.ros import node
     except ModuleNotFoundError as err:
@@ -21,7 +19,7 @@ def main(args: list[str] | None = None, lifecycle: bool = False) -> int:
     return node.main(args, lifecycle)
 
 
-def lifecycle_main(args: list[str] | None = None) -> int:
+def lifecycle_main(args: "list[str] | None" = None) -> int:
     """The ``segment_lifecycle_node`` executable: the same node as a managed (lifecycle) node."""
     return main(args, lifecycle=True)
 

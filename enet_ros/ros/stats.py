@@ -4,8 +4,6 @@ Pure Python (no rclpy): the node records events here from two threads (the subsc
 callback and the worker) and a timer turns a snapshot into a diagnostics status. Keeping the
 arithmetic here lets tests check it directly, without a running node.
 """
-from __future__ import annotations
-
 import math
 import statistics
 import threading
@@ -25,12 +23,12 @@ class RateMeter:
     changes pace, and fall to zero when frames stop arriving.
     """
 
-    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, window_s: float = 5.0, clock: "Callable[[], float]" = time.monotonic):
         if window_s <= 0:
             raise ValueError(f"window_s must be positive, got {window_s}")
         self._window = window_s
         self._clock = clock
-        self._times: deque[float] = deque()
+        self._times: "deque[float]" = deque()
         self._lock = threading.Lock()
 
     def tick(self) -> None:
@@ -73,9 +71,9 @@ class SequenceGaps:
     MAX_GAP = 10_000  # a larger jump is a different publisher, not lost frames
 
     def __init__(self) -> None:
-        self._last: int | None = None
+        self._last: "int | None" = None
 
-    def see(self, sequence: int | None) -> int:
+    def see(self, sequence: "int | None") -> int:
         """Record a frame's publication sequence number; how many frames went missing before it.
 
         0 when the middleware gives no sequence numbers (None or 0).
@@ -94,7 +92,7 @@ class LatencyWindow:
     def __init__(self, size: int = 100):
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
-        self._values: deque[float] = deque(maxlen=size)
+        self._values: "deque[float]" = deque(maxlen=size)
         self._lock = threading.Lock()
 
     def add(self, seconds: float) -> None:
@@ -102,11 +100,11 @@ class LatencyWindow:
             with self._lock:
                 self._values.append(seconds)
 
-    def median(self) -> float | None:
+    def median(self) -> "float | None":
         with self._lock:
             return statistics.median(self._values) if self._values else None
 
-    def maximum(self) -> float | None:
+    def maximum(self) -> "float | None":
         with self._lock:
             return max(self._values) if self._values else None
 
@@ -132,15 +130,15 @@ class NodeStats:
     inference: LatencyWindow = field(default_factory=LatencyWindow)
     processing: LatencyWindow = field(default_factory=LatencyWindow)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _reported: dict[str, int] = field(default_factory=dict, repr=False)
+    _reported: "dict[str, int]" = field(default_factory=dict, repr=False)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the counter ``name`` (one of the int fields)."""
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
-    def summary(self, dropped: int, engine: str, providers: list[str] | tuple[str, ...],
-                extra: dict[str, str] | None = None) -> tuple[int, str, list[tuple[str, str]]]:
+    def summary(self, dropped: int, engine: str, providers: "list[str] | tuple[str, ...]",
+                extra: "dict[str, str] | None" = None) -> "tuple[int, str, list[tuple[str, str]]]":
         """(level, message, key/value pairs) of a diagnostics status for this moment.
 
         ERROR when segmentation failed, WARN when frames were rejected, both since the previous
@@ -184,5 +182,5 @@ class NodeStats:
         return level, message, values
 
 
-def _ms(seconds: float | None) -> str:
+def _ms(seconds: "float | None") -> str:
     return "n/a" if seconds is None else f"{seconds * 1e3:.1f}"
