@@ -1,6 +1,6 @@
 """OpenVINO back end: Intel (and other x86) CPUs, bfloat16 where the CPU has it; Intel GPUs.
 
-OpenVINO reads the model file as it is (uint8 NHWC in, ArgMax inside). On a CPU with native
+OpenVINO reads the model file as it is (uint8 NHWC in, labels chosen inside). On a CPU with native
 bfloat16 (AVX512_BF16, AMX) it runs the graph 2.4x faster than ONNX Runtime in float32 while
 the labels stay within a fraction of a per cent (README, benchmarks), so ``auto`` asks for the
 best precision the device reports in its OPTIMIZATION_CAPABILITIES. What OpenVINO actually
