@@ -161,3 +161,73 @@ def test_the_jetpack4_file_runs_on_tensorrt_8_2_with_its_own_fp16_cache_entry(in
     assert [n.split("-")[0] for n in names] == ["enet_camvid_fp32io", "enet_camvid_jetpack4"]
     assert names[1] == f"enet_camvid_jetpack4-{jetpack4.sha256[:16]}-trt8.2.1-Fake-Jetson-Orin-" \
                        "fp16.engine"
+
+
+FAKE_CUDART = r"""
+#include <stdlib.h>
+#include <string.h>
+int cudaGetDeviceCount(int *count) { *count = 1; return 0; }
+int cudaGetDeviceProperties(char *prop, int device) {
+    strcpy(prop, "Fake Maxwell");
+    return device == 0 ? 0 : 101;
+}
+int cudaStreamCreate(void **stream) { *stream = (void *)7; return 0; }
+int cudaMalloc(void **pointer, size_t nbytes) { *pointer = malloc(nbytes); return *pointer ? 0 : 2; }
+int cudaFree(void *pointer) { free(pointer); return 0; }
+int cudaMemcpyAsync(void *dst, const void *src, size_t nbytes, int kind, void *stream) {
+    if ((kind != 1 && kind != 2) || stream != (void *)7) return 21;
+    memcpy(dst, src, nbytes);
+    return 0;
+}
+int cudaStreamSynchronize(void *stream) { return stream == (void *)7 ? 0 : 400; }
+int cudaStreamDestroy(void *stream) { return 0; }
+"""
+
+
+@pytest.fixture
+def fake_libcudart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A libcudart.so whose "device" memory is host memory (what _fake_tensorrt reads), built
+    with the machine's C compiler; no cuda-python importable."""
+    import shutil
+    import subprocess
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build a stand-in libcudart.so")
+    source, library = tmp_path / "cudart.c", tmp_path / "libcudart.so"
+    source.write_text(FAKE_CUDART)
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library), str(source)], check=True,
+                   capture_output=True, timeout=120)
+    monkeypatch.setenv("ENET_ROS_CUDART", str(library))
+    monkeypatch.setitem(sys.modules, "cuda", None)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    monkeypatch.delitem(sys.modules, "enet_ros.engines.cudart_ctypes", raising=False)
+    return library
+
+
+def test_without_cuda_python_the_engine_runs_on_libcudart_through_ctypes(
+        install_tensorrt, fake_libcudart, models, tmp_path, monkeypatch):
+    """JetPack 4.6 (CUDA 10.2) has no cuda-python: TensorRT 8.2's bindings API with device
+    memory, copies and the stream from libcudart.so itself."""
+    install_tensorrt("8.2.1")
+    monkeypatch.setitem(sys.modules, "cuda", None)  # install_tensorrt put the fake one there
+    sys.modules.pop(MODULE, None)
+    module = importlib.import_module(MODULE)
+    assert module.cudart.__name__ == "enet_ros.engines.cudart_ctypes"
+    assert module.gpu_name() == "Fake Maxwell"
+    engine = open_engine("tensorrt", models["float32"], cache_dir=str(tmp_path / "cache"),
+                         fp16=True)
+    assert "Fake Maxwell" in engine.providers[0] and engine.precision == "fp16"
+    batch = RNG.integers(0, 256, (2, 64, 96, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(engine.infer(batch), reference_labels(batch, 5))
+    engine.close()
+
+
+def test_no_libcudart_is_an_import_error_saying_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENET_ROS_CUDART", str(tmp_path / "missing.so"))
+    monkeypatch.setattr("ctypes.util.find_library", lambda name: None)
+    monkeypatch.setattr("ctypes.CDLL", lambda name: (_ for _ in ()).throw(OSError(name)))
+    monkeypatch.delitem(sys.modules, "enet_ros.engines.cudart_ctypes", raising=False)
+    with pytest.raises(ImportError, match="set ENET_ROS_CUDART to its path, or install "
+                                          "cuda-python"):
+        importlib.import_module("enet_ros.engines.cudart_ctypes")

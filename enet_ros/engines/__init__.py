@@ -25,18 +25,19 @@ ONNXRUNTIME_MISSING = ("no ONNX Runtime is installed: pip install onnxruntime (C
 
 
 def _tensorrt_module() -> Any:
-    """enet_ros.engines.tensorrt_engine, or None when tensorrt or cuda-python cannot load."""
+    """enet_ros.engines.tensorrt_engine, or None when tensorrt or a CUDA runtime (cuda-python,
+    else libcudart) cannot load."""
     if importlib.util.find_spec("tensorrt") is None:
         return None
     try:
         from enet_ros.engines import tensorrt_engine
-    except ImportError:  # a broken install, or cuda-python missing
+    except ImportError:  # a broken install, or no CUDA runtime
         return None
     return tensorrt_engine
 
 
 def tensorrt_available() -> bool:
-    """True when tensorrt and cuda-python load and a CUDA GPU answers."""
+    """True when tensorrt and a CUDA runtime load and a CUDA GPU answers."""
     module = _tensorrt_module()
     return module is not None and module.gpu_present()
 
@@ -71,7 +72,7 @@ def open_engine(kind: str, model: ModelFile, providers: "list[str] | None" = Non
     """Open the model in a back end.
 
     kind: "onnxruntime", "openvino" (needs the openvino package), "tensorrt" (native TensorRT,
-    needs the tensorrt and cuda-python packages and a GPU) or "auto": native TensorRT when it
+    needs the tensorrt package, a CUDA runtime (cuda-python, else libcudart) and a GPU) or "auto": native TensorRT when it
     can run, else ONNX Runtime when it has a GPU provider, else OpenVINO when installed, else
     ONNX Runtime on the CPU. providers apply to ONNX Runtime; fp16 and cache_dir to TensorRT
     either way; precision (PRECISIONS) and device ("CPU", "GPU") to OpenVINO; threads to both
@@ -89,7 +90,8 @@ def open_engine(kind: str, model: ModelFile, providers: "list[str] | None" = Non
     if kind == "tensorrt" or (kind == "auto" and tensorrt_available()):
         module = _tensorrt_module()
         if module is None:
-            raise EngineError("engine 'tensorrt' needs the tensorrt and cuda-python packages; "
+            raise EngineError("engine 'tensorrt' needs the tensorrt package and a CUDA runtime "
+                              "(cuda-python, or libcudart.so: set ENET_ROS_CUDART to its path); "
                               "install them or use engine 'onnxruntime'")
         return ContractEngine(module.TensorRTEngine(model, fp16=fp16, cache_dir=cache_dir,
                                                     logger=logger))

@@ -1,4 +1,5 @@
-"""Native TensorRT back end (TensorRT 8.x and 10.x Python APIs, cuda-python for device memory).
+"""Native TensorRT back end (TensorRT 8.x and 10.x Python APIs; device memory from cuda-python,
+or from libcudart through ctypes where cuda-python is missing).
 
 Jetsons run three generations of TensorRT, with two ways to run an engine: bindings
 (``execute_async_v2``, 8.x only; 10.0 removed it) and tensor names (``execute_async_v3``, 8.5
@@ -25,8 +26,11 @@ from enet_ros.model_file import CONFIDENCE_NAME, LABELS_NAME, SIZE_MULTIPLE, Mod
 
 try:  # cuda-python 12.6 and later
     from cuda.bindings import runtime as cudart
-except ImportError:  # older cuda-python
-    from cuda import cudart
+except ImportError:
+    try:  # older cuda-python
+        from cuda import cudart
+    except ImportError:  # no cuda-python (JetPack 4.6's CUDA 10.2 has none): libcudart itself
+        from enet_ros.engines import cudart_ctypes as cudart
 
 TRT_MAJOR = int(trt.__version__.split(".")[0])
 

@@ -18,6 +18,7 @@ class Dependency:
     rosdep: "str | None"
     pip: "str | None"
     optional: bool = False  # only needed by an engine the user chose (TensorRT, OpenVINO)
+    backport: bool = False  # only on an old Python (JetPack 4.6's 3.6): pip only, by marker
 
 
 DEPENDENCIES: "tuple[Dependency, ...]" = (
@@ -39,6 +40,10 @@ DEPENDENCIES: "tuple[Dependency, ...]" = (
     # enet/label_info where its LabelInfo exists (vision_msgs 4.1: Humble on); else one log line,
     # so rosdep installs it and the node imports it only if it can.
     Dependency("vision_msgs", "vision_msgs", None),
+    # What Python 3.6 lacks (setup.py pulls them there by marker; imported under ImportError):
+    Dependency("dataclasses", None, "dataclasses", backport=True),  # standard library from 3.7
+    Dependency("typing_extensions", None, "typing-extensions", backport=True),  # Protocol, 3.8
+    Dependency("importlib_metadata", None, "importlib-metadata", backport=True),  # 3.8
     # TensorRT and its CUDA bindings come with JetPack or NVIDIA's wheels; rosdep has no key.
     Dependency("tensorrt", None, "tensorrt", optional=True),
     Dependency("cuda", None, "cuda-python", optional=True),
