@@ -181,34 +181,56 @@ def test_decoded_rgb8_is_writable() -> None:
     decoded[0, 0, 0] = 9  # a view of the message's immutable bytes would raise here
 
 
-@pytest.mark.parametrize("args,words", [
-    (("rgb8", 2, 2, 6, False, bytes(11)), ["rgb8", "truncated", "11", "12"]),
-    (("rgb8", 2, 2, 6, False, bytes(13)), ["rgb8", "13", "12", "wrong size"]),
-    (("bgra8", 2, 3, 11, False, bytes(22)), ["bgra8", "step 11", "width 3", "12"]),
-    (("yuv422", 2, 3, 6, False, bytes(12)), ["yuv422", "even width", "3"]),
-    (("nv21", 3, 4, 4, False, bytes(16)), ["nv21", "even", "4x3"]),
-    (("nv21", 2, 3, 3, False, bytes(9)), ["nv21", "even", "3x2"]),
-    (("mono8", 0, 4, 4, False, b""), ["mono8", "empty", "4x0"]),
-    (("mono8", 4, 0, 0, False, b""), ["mono8", "empty", "0x4"]),
-    (("32FC1", 1, 1, 4, False, bytes(4)), ["32FC1", "unsupported"]),
+SUPPORTED = ("rgb8, bgr8, 8UC3, rgba8, bgra8, mono8, mono16, yuv422, yuv422_yuy2, nv21, "
+             "bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8")
+
+
+@pytest.mark.parametrize("args,message", [
+    (("rgb8", 2, 2, 6, False, bytes(11)), "rgb8 2x2 data truncated: 11 bytes, step 6 needs 12"),
+    (("rgb8", 2, 2, 6, False, bytes(13)),
+     "rgb8 2x2 data has 13 bytes, step 6 x rows gives 12: wrong size"),
+    (("nv21", 2, 2, 2, False, bytes(4)), "nv21 2x2 data truncated: 4 bytes, step 2 needs 6"),
+    (("bgra8", 2, 3, 11, False, bytes(22)),
+     "bgra8 step 11 is less than width 3 x 4 bytes a pixel = 12"),
+    (("yuv422", 2, 3, 6, False, bytes(12)),
+     "yuv422 needs an even width (pixels come in pairs), got width 3"),
+    (("yuv422_yuy2", 2, 3, 6, False, bytes(12)),
+     "yuv422_yuy2 needs an even width (pixels come in pairs), got width 3"),
+    (("nv21", 3, 4, 4, False, bytes(16)),
+     "nv21 needs an even width and height (chroma is subsampled 2x2), got 4x3"),
+    (("nv21", 2, 3, 3, False, bytes(9)),
+     "nv21 needs an even width and height (chroma is subsampled 2x2), got 3x2"),
+    (("mono8", 0, 4, 4, False, b""), "mono8 image is empty (4x0)"),
+    (("mono8", 4, 0, 0, False, b""), "mono8 image is empty (0x4)"),
+    (("32FC1", 1, 1, 4, False, bytes(4)),
+     f"unsupported image encoding '32FC1'; supported: {SUPPORTED}"),
 ])
-def test_bad_messages_are_clear_errors(args: tuple, words: list[str]) -> None:
+def test_bad_messages_are_clear_errors(args: tuple, message: str) -> None:
     with pytest.raises(ImageCodecError) as err:
         decode_image(*args)
-    for word in words:
-        assert word in str(err.value)
+    assert str(err.value) == message
 
 
-@pytest.mark.parametrize("array,encoding", [
-    (np.zeros((2, 2, 3), np.float32), "rgb8"),
-    (np.zeros((2, 2), np.uint8), "rgb8"),
-    (np.zeros((2, 2, 3), np.uint8), "mono8"),
-    (np.zeros((0, 2, 3), np.uint8), "bgr8"),
-    (np.zeros((2, 2, 3), np.uint8), "yuv422"),
+@pytest.mark.parametrize("array,encoding,message", [
+    (np.zeros((2, 2, 3), np.float32), "rgb8",
+     "rgb8 needs a non-empty uint8 HxWx3 RGB array, got float32 (2, 2, 3)"),
+    (np.zeros((2, 2), np.uint8), "rgb8",
+     "rgb8 needs a non-empty uint8 HxWx3 RGB array, got uint8 (2, 2)"),
+    (np.zeros((2, 2, 4), np.uint8), "bgra8",
+     "bgra8 needs a non-empty uint8 HxWx3 RGB array, got uint8 (2, 2, 4)"),
+    (np.zeros((2, 2, 3), np.uint8), "mono8",
+     "mono8 needs a non-empty uint8 HxW array, got uint8 (2, 2, 3)"),
+    (np.zeros((0, 2, 3), np.uint8), "bgr8",
+     "bgr8 needs a non-empty uint8 HxWx3 RGB array, got uint8 (0, 2, 3)"),
+    (np.zeros((2, 2, 3), np.uint8), "yuv422",
+     "cannot encode 'yuv422'; encodable: rgb8, bgr8, rgba8, bgra8, mono8 (see "
+     "overlay_encoding)"),
 ])
-def test_encode_rejects_what_it_cannot_write(array: np.ndarray, encoding: str) -> None:
-    with pytest.raises(ImageCodecError, match=encoding):
+def test_encode_rejects_what_it_cannot_write(array: np.ndarray, encoding: str,
+                                             message: str) -> None:
+    with pytest.raises(ImageCodecError) as err:
         encode_image(array, encoding)
+    assert str(err.value) == message
 
 
 @pytest.mark.parametrize("camera,overlay", [
@@ -221,8 +243,9 @@ def test_overlay_encoding(camera: str, overlay: str) -> None:
 
 
 def test_overlay_encoding_rejects_unknown() -> None:
-    with pytest.raises(ImageCodecError, match="16UC1"):
+    with pytest.raises(ImageCodecError) as err:
         overlay_encoding("16UC1")
+    assert str(err.value) == "unsupported image encoding '16UC1'"
 
 
 @pytest.mark.parametrize("format", ["png", "bgr8; png compressed bgr8", "rgb8; png compressed",
@@ -250,18 +273,18 @@ def test_jpeg_decodes_close(format: str) -> None:
     assert np.abs(decoded.astype(int) - flat).max() <= 4
 
 
-@pytest.mark.parametrize("format,data,words", [
-    ("jpeg", b"\xff\xd8 not really a jpeg", ["jpeg", "corrupt"]),
-    ("png", b"", ["png", "no data"]),
-    ("tiff", b"II*\x00", ["tiff", "neither jpeg nor png"]),
-    ("16UC1; compressedDepth png", b"\x00" * 20, ["compressedDepth"]),
+@pytest.mark.parametrize("format,data,message", [
+    ("jpeg", b"\xff\xd8 not really a jpeg",
+     "compressed image ('jpeg', 20 bytes) is corrupt or not a format OpenCV decodes"),
+    ("png", b"", "compressed image ('png') has no data"),
+    ("tiff", b"II*\x00", "compressed image format 'tiff' is neither jpeg nor png"),
+    ("16UC1; compressedDepth png", b"\x00" * 20, "compressed image format '16UC1; "
+     "compressedDepth png' is a depth image (compressedDepth), not a camera image"),
 ])
-def test_bad_compressed_images_are_clear_errors(format: str, data: bytes,
-                                                words: list[str]) -> None:
+def test_bad_compressed_images_are_clear_errors(format: str, data: bytes, message: str) -> None:
     with pytest.raises(ImageCodecError) as err:
         decode_compressed(format, data)
-    for word in words:
-        assert word in str(err.value)
+    assert str(err.value) == message
 
 
 @settings(max_examples=60, deadline=None)
