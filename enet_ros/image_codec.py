@@ -98,6 +98,14 @@ def _check_geometry(encoding: str, height: int, width: int, step: int, size: int
     return bytes_per_pixel
 
 
+def _bytes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """A message's data as a flat uint8 array, without a copy where it can be had (a numpy
+    array of another dtype or layout is taken as the bytes it holds, in C order)."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    return np.frombuffer(data, np.uint8)
+
+
 def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
                  data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
     """An Image message's fields as contiguous RGB uint8 HxWx3.
@@ -105,8 +113,7 @@ def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian
     mono16 keeps its 8 most significant bits, as cv_bridge does when asked for 8 bits, so
     the full range of the sensor maps onto 0-255.
     """
-    buffer = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) \
-        else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    buffer = _bytes(data)
     bytes_per_pixel = _check_geometry(encoding, height, width, step, buffer.size)
     rows = buffer.reshape(_rows(encoding, height), step)[:, :width * bytes_per_pixel]
     if encoding == "mono16":
@@ -150,37 +157,36 @@ def overlay_encoding(input_encoding: str) -> str:
         raise ImageCodecError(f"unsupported image encoding {input_encoding!r}")
     if input_encoding == "8UC3":
         return "bgr8"
-    return input_encoding if input_encoding in ("rgb8", "bgr8", "rgba8", "bgra8") else "rgb8"
+    return input_encoding if input_encoding in ("bgr8", "rgba8", "bgra8") else "rgb8"
 
 
-def _compressed_channel_order(format: str) -> str:
-    """'rgb' or 'bgr': the channel order the publisher handed to the compressor.
+def _stored_as_rgb(format: str) -> bool:
+    """Whether the publisher handed the compressor RGB (else BGR, OpenCV's order).
 
     image_transport's format is "<original>; <codec> compressed <encoding fed to codec>" (or
     just the codec name from other publishers). OpenCV's codecs treat 3 channels as BGR, so
     only an explicit "compressed rgb8" means the stored order is already RGB.
     """
     text = format.lower()
-    if "compresseddepth" in text.replace(" ", ""):
+    if "compresseddepth" in text:
         raise ImageCodecError(f"compressed image format {format!r} is a depth image "
                               f"(compressedDepth), not a camera image")
     codecs = [c for c in ("jpeg", "jpg", "png") if c in text]
     if text.strip() and not codecs:
         raise ImageCodecError(f"compressed image format {format!r} is neither jpeg nor png")
     _, _, fed = text.partition("compressed")
-    return "rgb" if fed.strip().startswith("rgb") else "bgr"
+    return fed.strip().startswith("rgb")
 
 
 def decode_compressed(format: str, data: bytes | bytearray | memoryview | np.ndarray
                       ) -> np.ndarray:
     """A CompressedImage's fields (jpeg or png) as contiguous RGB uint8 HxWx3."""
-    order = _compressed_channel_order(format)
-    buffer = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) \
-        else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    stored_rgb = _stored_as_rgb(format)
+    buffer = _bytes(data)
     if buffer.size == 0:
         raise ImageCodecError(f"compressed image ({format!r}) has no data")
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None:
         raise ImageCodecError(f"compressed image ({format!r}, {buffer.size} bytes) is corrupt "
                               f"or not a format OpenCV decodes")
-    return image if order == "rgb" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if stored_rgb else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

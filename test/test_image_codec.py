@@ -169,11 +169,22 @@ def test_bayer_is_bilinear_with_the_ros_pattern(encoding: str, pattern: str) -> 
     assert np.abs(decoded[1:-1, 1:-1].astype(float) - demosaiced(raw, pattern)).max() <= 0.5 + 1e-9
 
 
+def _strided(data: bytes) -> np.ndarray:
+    """data as a non-contiguous numpy view (every other byte of a larger array)."""
+    spread = np.zeros(2 * len(data), np.uint8)
+    spread[::2] = np.frombuffer(data, np.uint8)
+    return spread[::2]
+
+
 def test_accepts_bytearray_memoryview_and_numpy_data() -> None:
     rgb = _rgb()
     step, data = encode_image(rgb, "bgr8")
-    for form in (bytearray(data), memoryview(data), np.frombuffer(data, np.uint8)):
+    for form in (bytearray(data), memoryview(data), np.frombuffer(data, np.uint8),
+                 _strided(data), np.frombuffer(data, np.uint8).reshape(6, step),
+                 np.frombuffer(data, "<u2")):
         np.testing.assert_array_equal(decode_image("bgr8", 6, 8, step, False, form), rgb)
+    png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+    np.testing.assert_array_equal(decode_compressed("png", _strided(png)), rgb)
 
 
 def test_decoded_rgb8_is_writable() -> None:
@@ -263,7 +274,8 @@ def test_compressed_rgb8_channel_order_is_honoured() -> None:
     np.testing.assert_array_equal(decode_compressed("rgb8; png compressed rgb8", png), rgb)
 
 
-@pytest.mark.parametrize("format", ["jpeg", "bgr8; jpeg compressed bgr8", "rgb8; jpeg compressed bgr8"])
+@pytest.mark.parametrize("format", ["jpeg", "jpg", "bgr8; jpeg compressed bgr8",
+                                    "rgb8; jpeg compressed bgr8"])
 def test_jpeg_decodes_close(format: str) -> None:
     flat = np.full((16, 16, 3), (200, 100, 30), np.uint8)
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(flat, cv2.COLOR_RGB2BGR),

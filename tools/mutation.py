@@ -33,7 +33,32 @@ MODULES = {
 
 # (module, original line, mutated line) -> why the mutant behaves as the original. Lines are
 # compared stripped, so the list survives code moving up or down.
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+SLOT = "enet_ros/ros/frame_slot.py"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    (SLOT, 'T = TypeVar("T")', 'T = TypeVar("XXTXX")'):
+        "a TypeVar's name shows only in reprs and type checkers",
+    (SLOT, "self._item: T | None = None", "self._item: T & None = None"):
+        "annotations are never evaluated (from __future__ import annotations)",
+    (SLOT, "self._item: T | None = None", 'self._item: T | None = ""'):
+        "the item is read only while _full is True, and put sets both together",
+    (SLOT, "self._closed = False", "self._closed = None"): "only its truth is read",
+    ("enet_ros/image_codec.py", "return np.ascontiguousarray(data).reshape(-1).view(np.uint8)",
+     "return np.ascontiguousarray(data).reshape(-2).view(np.uint8)"):
+        "numpy takes any negative size as 'all the rest'",
+    ("enet_ros/palette.py", '+ chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))',
+     '+ chunk(b"IDAT", zlib.compress(rows.tobytes(), 7))'):
+        "every zlib level decompresses to the same rows",
+    ("enet_ros/palette.py", "for bit in range(7, -1, -1):", "for bit in range(7, +1, -1):"):
+        "ids of a palette (at most 256) have bits in the first three rounds only",
+    ("enet_ros/palette.py",
+     'is_path = os.sep in spec or "/" in spec or spec.endswith(PALETTE_SUFFIXES)',
+     'is_path = os.sep in spec or "XX/XX" in spec or spec.endswith(PALETTE_SUFFIXES)'):
+        "on POSIX os.sep is '/' (the '/' test is for Windows)",
+    ("enet_ros/palette.py",
+     'is_path = os.sep in spec or "/" in spec or spec.endswith(PALETTE_SUFFIXES)',
+     'is_path = os.sep in spec and "/" in spec or spec.endswith(PALETTE_SUFFIXES)'):
+        "on POSIX os.sep is '/' (the '/' test is for Windows)",
+}
 
 
 def run(command: list[str], cwd: Path) -> str:
