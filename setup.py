@@ -90,6 +90,7 @@ setup(
         "test": [
             "onnxruntime>=1.17",
             "pytest>=7",
+            "pytest-randomly>=3.12",  # test order shuffled each run: order dependence shows
             "hypothesis>=6",
             "torchmetrics>=1.0",
             "openvino>=2024.0",  # the OpenVINO engine's tests run it for real

@@ -1,8 +1,9 @@
 """The ``enet-ros`` command: segment images, videos and bags, benchmark and inspect models.
 
 Every subcommand is a thin wrapper over the library (model_file, engines, segmenter, bag), so
-what it does is what the ROS node does. Expected failures (a missing or broken model, bad
-input) print one line and exit with status 2; a traceback means a bug.
+what it does is what the ROS node does. Every argument is checked as it is parsed
+(enet_ros.arguments), before a model is opened. Expected failures (a bad value, a missing or
+broken model, bad input) print one line and exit with status 2; a traceback means a bug.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from enet_ros.arguments import (OneLineErrorParser, existing_dir, existing_file, existing_path,
+                                new_path, output_dir, palette_spec, positive_float, positive_int,
+                                probability, size_multiple)
 from enet_ros.engines import ENGINE_KINDS, PRECISIONS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
 from enet_ros.inputs import (BagError, Frame, InputError, Unreadable, count_frames, expand_inputs,
@@ -34,7 +38,7 @@ class CliError(ValueError):
 
 
 def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = False) -> None:
-    parser.add_argument("--model", type=Path, default=None,
+    parser.add_argument("--model", type=existing_file, default=None,
                         help=f"exported .onnx model file (default: the shipped {DEFAULT_MODEL})")
     parser.add_argument("--engine", default=None if several_engines else "auto",
                         choices=ENGINE_KINDS, action="append" if several_engines else "store",
@@ -42,7 +46,7 @@ def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = Fal
                              "ONNX Runtime with a GPU, else OpenVINO if installed, else ONNX "
                              "Runtime)" + ("; repeat it to compare engines, interleaved"
                                            if several_engines else ""))
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for ONNX Runtime and OpenVINO (default: their own "
                              "choice)")
     parser.add_argument("--no-spin", dest="spin", action="store_false",
@@ -54,32 +58,34 @@ def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = Fal
                              "has it)")
     parser.add_argument("--device", default=None,
                         help="OpenVINO device: CPU (default), GPU or GPU.N")
-    parser.add_argument("--palette", default=None,
+    parser.add_argument("--palette", type=palette_spec, default=None,
                         help="camvid, cityscapes, sun or a YAML path (default: the model's)")
-    parser.add_argument("--width", type=int, default=None,
+    parser.add_argument("--width", type=size_multiple, default=None,
                         help="network input width, a multiple of 8; give --height too "
                              "(default: the model's training size)")
-    parser.add_argument("--height", type=int, default=None,
+    parser.add_argument("--height", type=size_multiple, default=None,
                         help="network input height, a multiple of 8; give --width too "
                              "(default: the model's training size)")
     parser.add_argument("--output-resolution", default="camera", choices=OUTPUT_RESOLUTIONS,
                         help="labels at the input's size (camera) or the network's")
-    parser.add_argument("--alpha", type=float, default=0.5,
+    parser.add_argument("--alpha", type=probability, default=0.5,
                         help="overlay opacity of the class colours, 0 to 1 (default 0.5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="enet-ros", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="enet-ros", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     segment = commands.add_parser("segment", help="segment images, folders of images, videos")
-    segment.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    segment.add_argument("--out", required=True, type=Path, help="output folder")
+    segment.add_argument("inputs", nargs="+", type=existing_path, metavar="INPUT",
+                         help="images, videos, folders of images")
+    segment.add_argument("--out", required=True, type=output_dir, help="output folder")
     _add_model_args(segment)
 
     bag = commands.add_parser("bag", help="add segmentation topics to a rosbag2 (sqlite3/MCAP)")
-    bag.add_argument("src", type=Path, metavar="IN", help="input bag folder")
-    bag.add_argument("dst", type=Path, metavar="OUT", help="output bag folder (must not exist)")
+    bag.add_argument("src", type=existing_dir, metavar="IN", help="input bag folder")
+    bag.add_argument("dst", type=new_path, metavar="OUT",
+                     help="output bag folder (must not exist)")
     bag.add_argument("--image-topic", required=True,
                      help="sensor_msgs/Image or CompressedImage topic to segment")
     bag.add_argument("--prefix", default="/enet", help="namespace of the added topics")
@@ -87,39 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time the model alone and the whole pipeline, "
                                              "on frames of the network input size")
-    bench.add_argument("--runs", type=int, default=50, help="timed runs (default 50)")
+    bench.add_argument("--runs", type=positive_int, default=50, help="timed runs (default 50)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object a line per engine instead of the table")
     _add_model_args(bench, several_engines=True)
 
     info = commands.add_parser("info", help="what a model file holds")
-    info.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
+    info.add_argument("model", type=existing_file, metavar="MODEL", nargs="?", default=None,
                       help=f"model file (default: the shipped {DEFAULT_MODEL})")
 
     demo = commands.add_parser(
         "demo", help="run segment_node on frames played as a ROS 2 camera, write what it "
                      "publishes (needs rclpy: pip install '.[ros]')")
-    demo.add_argument("input", type=Path, nargs="?", default=None, metavar="INPUT",
+    demo.add_argument("input", type=existing_path, nargs="?", default=None, metavar="INPUT",
                       help="image, folder of images, video or rosbag2 (default: the shipped "
                            "sample frames); looped to fill --seconds")
-    demo.add_argument("--out", type=Path, default=Path("demo_out"),
+    demo.add_argument("--out", type=output_dir, default="demo_out",
                       help="folder for overlay.webm, contact_sheet.png and the node's log "
                            "(default demo_out)")
-    demo.add_argument("--seconds", type=float, default=10.0,
+    demo.add_argument("--seconds", type=positive_float, default=10.0,
                       help="how long the camera plays (default 10)")
-    demo.add_argument("--rate", type=float, default=10.0,
+    demo.add_argument("--rate", type=positive_float, default=10.0,
                       help="camera frame rate in Hz (default 10)")
     demo.add_argument("--image-topic", default=None,
                       help="a bag's image topic to play (default: its first image topic)")
-    demo.add_argument("--model", type=Path, default=None,
+    demo.add_argument("--model", type=existing_file, default=None,
                       help=f"model file for the node (default: the shipped {DEFAULT_MODEL})")
 
     build = commands.add_parser("build-engine",
                                 help="build and cache the TensorRT engine of a model file")
-    build.add_argument("model", type=Path, metavar="MODEL", nargs="?", default=None,
+    build.add_argument("model", type=existing_file, metavar="MODEL", nargs="?", default=None,
                        help=f"model file (default: the shipped {DEFAULT_MODEL})")
     build.add_argument("--fp16", action="store_true", help="half precision")
-    build.add_argument("--cache-dir", type=Path, default=None,
+    build.add_argument("--cache-dir", type=output_dir, default=None,
                        help="engine cache folder (default ~/.cache/enet_ros/tensorrt)")
     return parser
 
@@ -129,16 +135,14 @@ def _model_path(args: argparse.Namespace) -> Path:
     return args.model if args.model is not None else default_model()
 
 
-def _output_folder(out: Path) -> Path:
-    """--out as given, refused in one line when it names something that is not a folder."""
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out} exists and is not a folder")
-    return out
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Options each fine alone but not together, refused before any work (the values
+    themselves were checked as they were parsed: enet_ros.arguments)."""
+    if (getattr(args, "width", None) is None) != (getattr(args, "height", None) is None):
+        raise CliError("give both --width and --height, or neither")
 
 
 def _segmenter(args: argparse.Namespace, engine_kind: str | None = None) -> Segmenter:
-    if (args.width is None) != (args.height is None):
-        raise CliError("give both --width and --height, or neither")
     model = open_model_file(_model_path(args))
     engine = open_engine(engine_kind or args.engine, model, threads=args.threads,
                          fp16=args.fp16, precision=args.precision, device=args.device,
@@ -168,9 +172,8 @@ def _skip(unreadable: Unreadable) -> None:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    out = _output_folder(args.out)
-    segmenter = _segmenter(args)
     files = expand_inputs(args.inputs)
+    segmenter = _segmenter(args)
     class_pixels = np.zeros(256, np.int64)
     frames, seconds, skipped = 0, 0.0, 0
     for item in tqdm(read_frames(files), total=count_frames(files), unit="frame"):
@@ -183,7 +186,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         seconds += time.perf_counter() - start
         frames += 1
         class_pixels += np.bincount(result.labels.ravel(), minlength=256)
-        folder, stem = _output_name(out, item)
+        folder, stem = _output_name(args.out, item)
         folder.mkdir(parents=True, exist_ok=True)  # only now: a failed run leaves no folder
         (folder / f"{stem}_labels.png").write_bytes(segmenter.palette.to_indexed_png(result.labels))
         _write_png(folder / f"{stem}_color.png", result.color)
@@ -192,7 +195,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise CliError(f"none of the {skipped} input files could be read" if skipped
                        else "no images or video frames found in the inputs")
     _print_summary(frames, seconds, class_pixels, segmenter.palette)
-    print(f"wrote labels (indexed PNG), colour masks and overlays to {out}")
+    print(f"wrote labels (indexed PNG), colour masks and overlays to {args.out}")
     if skipped:
         print(f"enet-ros segment: {skipped} of {len(files)} input files could not be read "
               f"(listed above) and were skipped", file=sys.stderr)
@@ -256,8 +259,6 @@ def _bench_runs(segmenter: Segmenter, height: int, width: int,
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.runs < 1:
-        raise CliError(f"--runs must be at least 1, got {args.runs}")
     segmenters = [_segmenter(args, kind) for kind in args.engine or ["auto"]]
     runs = [_bench_runs(s, *s.input_size, args.alpha) for s in segmenters]
     for timed in runs:  # warm-up: first runs allocate and, on GPUs, pick kernels
@@ -356,11 +357,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise CliError(f"demo needs ROS 2's Python packages ({err.name} is missing): "
                        f"pip install '.[ros]', or source a ROS 2 installation") from None
-    out = _output_folder(args.out)
     model = open_model_file(_model_path(args))
     frames = _demo_frames(args.input, args.image_topic)
     try:
-        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), out,
+        result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), args.out,
                           args.seconds, args.rate)
     except DemoError as err:
         raise CliError(str(err)) from None
@@ -393,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        _check_combinations(args)
         return COMMANDS[args.command](args)
     except EXPECTED_ERRORS as err:
         print(f"enet-ros {args.command}: error: {err}", file=sys.stderr)

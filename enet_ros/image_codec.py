@@ -8,23 +8,12 @@ and is what cv_bridge users compare against.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 
 class ImageCodecError(ValueError):
     """An image message that cannot be decoded or an array that cannot be encoded as asked."""
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """How one encoding lays out a row: bytes a pixel, channels, and the dtype of a sample."""
-
-    bytes_per_pixel: int
-    channels: int
-    sample: str = "u1"
 
 
 # OpenCV's Bayer codes name the pattern from the second row's second and third pixels, so
@@ -37,18 +26,19 @@ _BAYER_TO_RGB = {
     "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
 }
 
-_LAYOUTS = {
-    "rgb8": _Layout(3, 3),
-    "bgr8": _Layout(3, 3),
-    "8UC3": _Layout(3, 3),  # cv_bridge treats an untyped 3-channel image as bgr8
-    "rgba8": _Layout(4, 4),
-    "bgra8": _Layout(4, 4),
-    "mono8": _Layout(1, 1),
-    "mono16": _Layout(2, 1, "u2"),
-    "yuv422": _Layout(2, 2),  # UYVY
-    "yuv422_yuy2": _Layout(2, 2),  # YUYV
-    "nv21": _Layout(1, 1),  # a full-size Y plane, then a half-height interleaved VU plane
-    **{name: _Layout(1, 1) for name in _BAYER_TO_RGB},
+# Bytes a pixel takes in a row: one byte a channel, except mono16's one 16-bit channel.
+_BYTES_PER_PIXEL = {
+    "rgb8": 3,
+    "bgr8": 3,
+    "8UC3": 3,  # cv_bridge treats an untyped 3-channel image as bgr8
+    "rgba8": 4,
+    "bgra8": 4,
+    "mono8": 1,
+    "mono16": 2,
+    "yuv422": 2,  # UYVY
+    "yuv422_yuy2": 2,  # YUYV
+    "nv21": 1,  # a full-size Y plane, then a half-height interleaved VU plane
+    **{name: 1 for name in _BAYER_TO_RGB},
 }
 
 _TO_RGB = {
@@ -59,20 +49,19 @@ _TO_RGB = {
     "mono8": cv2.COLOR_GRAY2RGB,
     "yuv422": cv2.COLOR_YUV2RGB_UYVY,
     "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
-    "nv21": cv2.COLOR_YUV2RGB_NV21,
     **_BAYER_TO_RGB,
 }
 
-# What encode_image writes: channels expected in the array and the conversion from RGB.
+# What encode_image writes, and the conversion from RGB (HxW labels for mono8).
 _FROM_RGB = {
-    "rgb8": (3, None),
-    "bgr8": (3, cv2.COLOR_RGB2BGR),
-    "rgba8": (3, cv2.COLOR_RGB2RGBA),
-    "bgra8": (3, cv2.COLOR_RGB2BGRA),
-    "mono8": (1, None),
+    "rgb8": None,
+    "bgr8": cv2.COLOR_RGB2BGR,
+    "rgba8": cv2.COLOR_RGB2RGBA,
+    "bgra8": cv2.COLOR_RGB2BGRA,
+    "mono8": None,
 }
 
-SUPPORTED_ENCODINGS = tuple(_LAYOUTS)
+SUPPORTED_ENCODINGS = tuple(_BYTES_PER_PIXEL)
 ENCODABLE_ENCODINGS = tuple(_FROM_RGB)
 
 
@@ -81,9 +70,10 @@ def _rows(encoding: str, height: int) -> int:
     return height + height // 2 if encoding == "nv21" else height
 
 
-def _check_geometry(encoding: str, height: int, width: int, step: int, size: int) -> _Layout:
-    layout = _LAYOUTS.get(encoding)
-    if layout is None:
+def _check_geometry(encoding: str, height: int, width: int, step: int, size: int) -> int:
+    """Bytes a pixel of a well-formed image; ImageCodecError naming what is wrong otherwise."""
+    bytes_per_pixel = _BYTES_PER_PIXEL.get(encoding)
+    if bytes_per_pixel is None:
         raise ImageCodecError(f"unsupported image encoding {encoding!r}; supported: "
                               f"{', '.join(SUPPORTED_ENCODINGS)}")
     if height <= 0 or width <= 0:
@@ -94,10 +84,10 @@ def _check_geometry(encoding: str, height: int, width: int, step: int, size: int
     if encoding == "nv21" and (width % 2 or height % 2):
         raise ImageCodecError(f"nv21 needs an even width and height (chroma is subsampled "
                               f"2x2), got {width}x{height}")
-    row_bytes = width * layout.bytes_per_pixel
+    row_bytes = width * bytes_per_pixel
     if step < row_bytes:
         raise ImageCodecError(f"{encoding} step {step} is less than width {width} x "
-                              f"{layout.bytes_per_pixel} bytes a pixel = {row_bytes}")
+                              f"{bytes_per_pixel} bytes a pixel = {row_bytes}")
     expected = step * _rows(encoding, height)
     if size < expected:
         raise ImageCodecError(f"{encoding} {width}x{height} data truncated: {size} bytes, "
@@ -105,7 +95,15 @@ def _check_geometry(encoding: str, height: int, width: int, step: int, size: int
     if size > expected:
         raise ImageCodecError(f"{encoding} {width}x{height} data has {size} bytes, step "
                               f"{step} x rows gives {expected}: wrong size")
-    return layout
+    return bytes_per_pixel
+
+
+def _bytes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """A message's data as a flat uint8 array, without a copy where it can be had (a numpy
+    array of another dtype or layout is taken as the bytes it holds, in C order)."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    return np.frombuffer(data, np.uint8)
 
 
 def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
@@ -115,20 +113,18 @@ def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian
     mono16 keeps its 8 most significant bits, as cv_bridge does when asked for 8 bits, so
     the full range of the sensor maps onto 0-255.
     """
-    buffer = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) \
-        else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-    layout = _check_geometry(encoding, height, width, step, buffer.size)
-    rows = buffer.reshape(_rows(encoding, height), step)[:, :width * layout.bytes_per_pixel]
-    if layout.sample == "u2":
+    buffer = _bytes(data)
+    bytes_per_pixel = _check_geometry(encoding, height, width, step, buffer.size)
+    rows = buffer.reshape(_rows(encoding, height), step)[:, :width * bytes_per_pixel]
+    if encoding == "mono16":
         samples = rows.copy().view(">u2" if is_bigendian else "<u2")
         return cv2.cvtColor((samples >> 8).astype(np.uint8), cv2.COLOR_GRAY2RGB)
     if encoding == "nv21":
         return cv2.cvtColor(np.ascontiguousarray(rows), cv2.COLOR_YUV2RGB_NV21)
-    pixels = rows.reshape(height, width, layout.channels)
     if encoding == "rgb8":
-        return pixels.copy()  # owned and writable, unlike a view of the message's bytes
-    if layout.channels == 1:
-        pixels = pixels[:, :, 0]
+        return rows.reshape(height, width, 3).copy()  # owned and writable, unlike the message
+    # one byte a channel: rows of width x channels bytes are what OpenCV takes as HxWxC
+    pixels = rows.reshape(height, width, bytes_per_pixel)
     return cv2.cvtColor(np.ascontiguousarray(pixels), _TO_RGB[encoding])
 
 
@@ -140,10 +136,11 @@ def encode_image(rgb_or_labels: np.ndarray, encoding: str) -> tuple[int, bytes]:
     if encoding not in _FROM_RGB:
         raise ImageCodecError(f"cannot encode {encoding!r}; encodable: "
                               f"{', '.join(ENCODABLE_ENCODINGS)} (see overlay_encoding)")
-    channels, conversion = _FROM_RGB[encoding]
+    conversion = _FROM_RGB[encoding]
     array = np.asarray(rgb_or_labels)
-    expected = "HxW" if channels == 1 else "HxWx3 RGB"
-    shape_ok = array.ndim == 2 if channels == 1 else (array.ndim == 3 and array.shape[2] == 3)
+    labels = encoding == "mono8"
+    expected = "HxW" if labels else "HxWx3 RGB"
+    shape_ok = array.ndim == 2 if labels else (array.ndim == 3 and array.shape[2] == 3)
     if array.dtype != np.uint8 or not shape_ok or 0 in array.shape:
         raise ImageCodecError(f"{encoding} needs a non-empty uint8 {expected} array, got "
                               f"{array.dtype} {array.shape}")
@@ -156,41 +153,40 @@ def overlay_encoding(input_encoding: str) -> str:
     """The encoding to publish an overlay of a camera image in: the camera's own where it is
     a colour encoding encode_image writes, else rgb8 (an overlay is colour, and bayer or YUV
     cannot be written back losslessly)."""
-    if input_encoding not in _LAYOUTS:
+    if input_encoding not in _BYTES_PER_PIXEL:
         raise ImageCodecError(f"unsupported image encoding {input_encoding!r}")
     if input_encoding == "8UC3":
         return "bgr8"
-    return input_encoding if input_encoding in ("rgb8", "bgr8", "rgba8", "bgra8") else "rgb8"
+    return input_encoding if input_encoding in ("bgr8", "rgba8", "bgra8") else "rgb8"
 
 
-def _compressed_channel_order(format: str) -> str:
-    """'rgb' or 'bgr': the channel order the publisher handed to the compressor.
+def _stored_as_rgb(format: str) -> bool:
+    """Whether the publisher handed the compressor RGB (else BGR, OpenCV's order).
 
     image_transport's format is "<original>; <codec> compressed <encoding fed to codec>" (or
     just the codec name from other publishers). OpenCV's codecs treat 3 channels as BGR, so
     only an explicit "compressed rgb8" means the stored order is already RGB.
     """
     text = format.lower()
-    if "compresseddepth" in text.replace(" ", ""):
+    if "compresseddepth" in text:
         raise ImageCodecError(f"compressed image format {format!r} is a depth image "
                               f"(compressedDepth), not a camera image")
     codecs = [c for c in ("jpeg", "jpg", "png") if c in text]
     if text.strip() and not codecs:
         raise ImageCodecError(f"compressed image format {format!r} is neither jpeg nor png")
     _, _, fed = text.partition("compressed")
-    return "rgb" if fed.strip().startswith("rgb") else "bgr"
+    return fed.strip().startswith("rgb")
 
 
 def decode_compressed(format: str, data: bytes | bytearray | memoryview | np.ndarray
                       ) -> np.ndarray:
     """A CompressedImage's fields (jpeg or png) as contiguous RGB uint8 HxWx3."""
-    order = _compressed_channel_order(format)
-    buffer = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) \
-        else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    stored_rgb = _stored_as_rgb(format)
+    buffer = _bytes(data)
     if buffer.size == 0:
         raise ImageCodecError(f"compressed image ({format!r}) has no data")
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if image is None:
         raise ImageCodecError(f"compressed image ({format!r}, {buffer.size} bytes) is corrupt "
                               f"or not a format OpenCV decodes")
-    return image if order == "rgb" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if stored_rgb else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -191,13 +191,20 @@ def load_palette(spec: str | None, model_metadata: ModelMetadata | None) -> Pale
     return read_palette(spec, model_metadata.class_names if model_metadata else None)
 
 
-def read_palette(spec: str, class_names: Sequence[str] | None = None) -> Palette:
-    """A shipped palette by name, or a YAML file, fitted to ``class_names`` when given."""
+def palette_path(spec: str) -> Path:
+    """The YAML file a palette spec names: a shipped palette's name, or a path (anything with
+    a path separator or a .yaml/.yml suffix); PaletteError when there is none, so the command
+    line can refuse a spec before it opens a model."""
     is_path = os.sep in spec or "/" in spec or spec.endswith(PALETTE_SUFFIXES)
     path = Path(spec).expanduser() if is_path else _find_named(spec)
     if not path.is_file():
         raise PaletteError(f"palette file {path} does not exist")
-    palette, last_is_void = _read_yaml(path)
+    return path
+
+
+def read_palette(spec: str, class_names: Sequence[str] | None = None) -> Palette:
+    """A shipped palette by name, or a YAML file, fitted to ``class_names`` when given."""
+    palette, last_is_void = _read_yaml(palette_path(spec))
     if class_names is None or palette.num_classes == len(class_names):
         return palette
     if last_is_void and palette.num_classes == len(class_names) + 1:

@@ -46,9 +46,9 @@ class Scores:
         true_positive = np.diag(matrix)
         truth = matrix.sum(1)
         union = truth + matrix.sum(0) - true_positive
-        with np.errstate(invalid="ignore", divide="ignore"):
-            iou = np.where(union > 0, true_positive / union, np.nan)
-            accuracy = np.where(truth > 0, true_positive / truth, np.nan)
+        with np.errstate(invalid="ignore"):  # 0 / 0 where a class has no score: NaN
+            iou = true_positive / union
+            accuracy = true_positive / truth
         total = matrix.sum()
         return cls(iou, accuracy, _nanmean(iou), _nanmean(accuracy),
                    float(true_positive.sum() / total) if total else float("nan"))

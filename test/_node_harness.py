@@ -160,14 +160,21 @@ class Probe:
         with self._lock:
             return list(self.received[key])
 
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    def wait_until(self, condition: Callable[[], Any], timeout: float) -> Any:
+        """condition's first truthy result within ``timeout`` seconds, else its last one: for
+        waits whose outcome the caller judges (frames that may be lost are then counted)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             result = condition()
-            if result:
+            if result or time.monotonic() >= deadline:
                 return result
             time.sleep(0.02)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+        result = self.wait_until(condition, timeout)
+        if not result:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        return result
 
     def wait_matched(self, publisher: Any, timeout: float = 10.0) -> None:
         self.wait_for(lambda: publisher.get_subscription_count() > 0, timeout,
@@ -222,10 +229,11 @@ class Probe:
                     raise
 
     def diagnostics(self) -> dict[str, str] | None:
-        """Key/values of the newest segmentation status from the node, or None."""
+        """Key/values of the newest segmentation status from the node in our namespace, or
+        None: other tests' nodes on the same domain publish on /diagnostics too."""
         for msg in reversed(self.messages("diagnostics")):
             for status in msg.status:
-                if "enet_segment" in status.name:
+                if status.name.startswith(f"{self.namespace}/enet_segment:"):
                     return {"level": str(status.level[0]), "message": status.message,
                             "name": status.name, "hardware_id": status.hardware_id,
                             **{kv.key: kv.value for kv in status.values}}

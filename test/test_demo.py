@@ -12,9 +12,12 @@ import pytest
 
 from enet_ros import shipped
 from enet_ros.cli import _demo_frames
+from enet_ros.engines import open_engine
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import Palette
+from enet_ros.ros import params
 from enet_ros.ros.demo import DemoError, run_demo
+from enet_ros.segmenter import Segmenter
 
 SECONDS, RATE = 3.0, 5.0
 
@@ -38,16 +41,23 @@ def test_demo_plays_the_samples_to_the_node_and_writes_what_it_publishes(tmp_pat
     assert 0 < result.overlays <= result.sent and 0 < result.labels <= result.sent
     assert result.output_rate_hz > 0 and len(result.latencies_ms) == result.overlays
     assert all(0 < latency < 10_000 for latency in result.latencies_ms)
-    # Every sample makes the sheet once (a frame dropped on one loop is caught on the next),
-    # and each overlay is exactly the camera frame blended with its labels' colours.
+    # Every sample makes the sheet once (a frame dropped on one loop is caught on the next);
+    # each frame's labels are the model's, as it runs here with the node's engine settings,
+    # and its overlay is the camera frame blended with those labels' colours.
     assert 1 <= len(result.rows) <= len(samples)
+    engine = open_engine("auto", model, threads=params.inference_threads(0), spin=False)
+    reference = Segmenter(engine, palette)
     matched = set()
     for row in result.rows:
         source = next(p for p, rgb in samples.items() if np.array_equal(rgb, row.camera))
         matched.add(source)
         assert row.labels.shape == row.camera.shape[:2] and row.labels.dtype == np.uint8
-        assert row.labels.max() < model.num_classes
-        np.testing.assert_array_equal(row.overlay, palette.overlay(row.camera, row.labels, 0.5))
+        expected = reference.segment(row.camera, overlay_alpha=0.5)
+        assert len(np.unique(expected.labels)) >= 4  # a street scene, not one class
+        agree = row.labels == expected.labels
+        assert agree.mean() >= 0.99, (source, agree.mean())
+        np.testing.assert_array_equal(row.overlay[agree], expected.overlay[agree])
+    engine.close()
     assert len(matched) == len(result.rows)
     # VP8 in WebM (what browsers and phones play), decoded back: one frame per overlay
     assert result.video.name == "overlay.webm"

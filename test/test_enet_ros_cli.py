@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 from _runtime_bags import write_bag
-from _runtime_fixtures import make_model_file, reference_labels
+from _runtime_fixtures import fixture_metadata, make_model_file, reference_labels
 from rosbags.rosbag2 import Reader, StoragePlugin
 
 from enet_ros.cli import build_parser, main
+from enet_ros.palette import Palette
 
 RNG = np.random.default_rng(5)
 
@@ -19,6 +20,19 @@ RNG = np.random.default_rng(5)
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_model_file(tmp_path_factory.mktemp("cli") / "tiny.onnx")
+
+
+def _status(argv: list[str]) -> int:
+    """main's exit status, whether it returns it (an error met running the command) or
+    argparse exits with it (a value refused as it is parsed)."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -39,12 +53,16 @@ def test_segment_images_and_folders(tmp_path: Path, model: Path,
     assert main(["segment", str(folder), str(tmp_path / "c.png"), "--model", str(model),
                  "--out", str(out), "--engine", "onnxruntime", "--threads", "1"]) == 0
     from PIL import Image
+    palette = Palette.from_metadata(fixture_metadata())
     for name, rgb in images.items():
+        expected = reference_labels(rgb)
         with Image.open(out / f"{name}_labels.png") as labels:
             assert labels.mode == "P"
-            np.testing.assert_array_equal(np.asarray(labels), reference_labels(rgb))
-        assert cv2.imread(str(out / f"{name}_color.png")).shape == (32, 48, 3)
-        assert cv2.imread(str(out / f"{name}_overlay.png")).shape == (32, 48, 3)
+            np.testing.assert_array_equal(np.asarray(labels), expected)
+        colours = palette.colours[expected]
+        np.testing.assert_array_equal(_read_rgb(out / f"{name}_color.png"), colours)
+        blended = np.rint(0.5 * rgb + 0.5 * colours.astype(float)).astype(np.uint8)
+        assert np.abs(_read_rgb(out / f"{name}_overlay.png").astype(int) - blended).max() <= 1
     printed = capsys.readouterr().out
     assert "3 frames in" in printed and "frames/s" in printed and "%" in printed
 
@@ -113,13 +131,14 @@ def test_bench_json_compares_engines_interleaved(model: Path,
 
 @pytest.mark.parametrize("argv,message", [
     (["info", "missing.onnx"], "does not exist"),
-    (["segment", "nothing.png", "--model", "MODEL", "--out", "OUT"], "input nothing.png does "
-                                                                      "not exist"),
+    (["segment", "nothing.png", "--model", "MODEL", "--out", "OUT"], "argument INPUT: "
+                                                                      "nothing.png does not exist"),
     (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--width", "50", "--height",
-      "32"], "multiples of 8"),
+      "32"], "argument --width: 50 is not a multiple of 8"),
     (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--palette", "cityscapes"],
      "has 19 classes but the model has 4"),
-    (["bench", "--model", "MODEL", "--runs", "0"], "--runs must be at least 1"),
+    (["bench", "--model", "MODEL", "--runs", "0"],
+     "argument --runs: 0 is not a whole number of at least 1"),
     (["bench", "--model", "MODEL", "--width", "640"], "give both --width and --height"),
     (["segment", "IMAGE", "--model", "MODEL", "--out", "OUT", "--height", "32"],
      "give both --width and --height"),
@@ -134,7 +153,7 @@ def test_errors_are_one_line_with_status_2(tmp_path: Path, model: Path, argv: li
     replace = {"MODEL": str(model), "OUT": str(tmp_path / "out"), "IMAGE": str(image),
                "IN": str(tmp_path / "no_bag"), "missing.onnx": str(tmp_path / "missing.onnx"),
                "nothing.png": "nothing.png"}
-    assert main([replace.get(a, a) for a in argv]) == 2
+    assert _status([replace.get(a, a) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"enet-ros {argv[0]}: error:") and message in err[-1]
     assert not any("Traceback" in line for line in err)
@@ -173,7 +192,8 @@ def test_every_command_defaults_to_the_shipped_model(tmp_path: Path, monkeypatch
     assert "network 480x360, frames of that size in bgr8" in capsys.readouterr().out
     assert main(["bench", "--runs", "1", "--width", "96", "--height", "64"]) == 0
     assert "network 96x64" in capsys.readouterr().out
-    for argv in (["bag", "in", "out", "--image-topic", "/x"], ["build-engine"]):
+    (tmp_path / "in").mkdir()
+    for argv in (["bag", "in", "new", "--image-topic", "/x"], ["build-engine"]):
         assert build_parser().parse_args(argv).model is None  # None: the shipped model
 
 
@@ -228,15 +248,15 @@ def test_bag_errors_are_one_line(tmp_path: Path, model: Path,
     cases = [
         ("frames", "/camera/image_raw", f"{tmp_path / 'frames'} is not a rosbag2 folder (no "
                                         f"metadata.yaml)"),
-        ("frames/a.png", "/camera/image_raw", "a.png is not a bag: a rosbag2 is the folder "
-                                              "`ros2 bag record` writes"),
+        ("frames/a.png", "/camera/image_raw", f"argument IN: {tmp_path / 'frames' / 'a.png'} "
+                                              f"is not a folder"),
         ("bag", "/camera/rgb", "has no topic '/camera/rgb'; its image topics: /camera/image_raw"),
         ("bag", "/chatter", "/chatter carries std_msgs/msg/String, not an Image or "
                             "CompressedImage"),
     ]
     for index, (src, topic, message) in enumerate(cases):
-        assert main(["bag", str(tmp_path / src), str(tmp_path / f"out{index}"),
-                     "--image-topic", topic, "--model", str(model)]) == 2
+        assert _status(["bag", str(tmp_path / src), str(tmp_path / f"out{index}"),
+                        "--image-topic", topic, "--model", str(model)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("enet-ros bag: error: "), err
         assert message in err[0], err[0]

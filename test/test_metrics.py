@@ -89,3 +89,50 @@ def test_out_of_range_ids_are_errors():
         confusion_matrix(torch.tensor([3]), torch.tensor([0]), 3)
     with pytest.raises(ValueError, match="prediction holds ids outside"):
         confusion_matrix(torch.tensor([0]), torch.tensor([5]), 3)
+
+
+def test_errors_and_defaults_word_for_word():
+    with pytest.raises(ValueError) as err:
+        confusion_matrix(torch.tensor([-1]), torch.tensor([0]), 3)
+    assert str(err.value) == "target holds ids outside 0..2 other than 255"
+    with pytest.raises(ValueError) as err:
+        confusion_matrix(torch.tensor([0]), torch.tensor([3]), 3)  # one past the last class
+    assert str(err.value) == "prediction holds ids outside 0..2"
+    # 255 is ignored by default, in the function and in the accumulator
+    assert confusion_matrix(torch.tensor([255, 1]), torch.tensor([0, 1]), 2).tolist() == \
+        [[0, 0], [0, 1]]
+    cm = ConfusionMatrix(2)
+    cm.update(torch.tensor([255, 0]), torch.tensor([1, 0]))
+    assert cm.to_numpy().tolist() == [[1, 0], [0, 0]]
+
+
+def test_scores_of_one_pixel_classes_and_of_nothing():
+    scores = Scores.from_matrix(np.array([[1, 0], [1, 0]]))  # class 1: one pixel, missed
+    np.testing.assert_allclose(scores.class_accuracy, [1.0, 0.0])
+    np.testing.assert_allclose(scores.iou, [0.5, 0.0])
+    empty = Scores.from_matrix(np.zeros((2, 2), np.int64))
+    assert np.isnan(empty.mean_iou) and np.isnan(empty.mean_class_accuracy)
+    assert np.isnan(empty.global_accuracy)
+    with pytest.raises(AttributeError):
+        empty.mean_iou = 1.0  # frozen: a report cannot be edited after the fact
+    assert scores.as_dict(["a", "b"]) == {
+        "mean_iou": 0.25, "mean_class_accuracy": 0.5, "global_accuracy": 0.5,
+        "per_class": {"a": {"iou": 0.5, "accuracy": 1.0}, "b": {"iou": 0.0, "accuracy": 0.0}}}
+
+
+def test_reduce_in_a_process_group_of_one(tmp_path):
+    """Under DDP (gloo, one process here) a rank that saw no batch still takes part, with
+    zeros, and a matrix is summed with the others' (its own, once)."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0,
+                            world_size=1)
+    try:
+        idle = ConfusionMatrix(2)
+        idle.reduce_from_all_processes()
+        assert idle.to_numpy().tolist() == [[0, 0], [0, 0]] and idle.matrix is not None
+        busy = ConfusionMatrix(2)
+        busy.update(torch.tensor([0, 1]), torch.tensor([0, 0]))
+        busy.reduce_from_all_processes()
+        assert busy.to_numpy().tolist() == [[1, 0], [1, 0]]
+    finally:
+        dist.destroy_process_group()

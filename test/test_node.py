@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from enet_ros.model_file import open_model_file
 from enet_ros.palette import load_palette
 from enet_ros.ros import params
 from enet_ros.segmenter import Segmenter
+from enet_ros.shipped import sample_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "/test_cam"
@@ -67,6 +69,7 @@ def node_a(env, model, tmp_path_factory):
     node = NodeProcess(["--params-file", str(ROOT / "config" / "segment.yaml"),
                         "-p", f"model:={model}", "-r", f"__ns:={NS}",
                         "-p", "qos_overrides./cam/image_raw.subscription.depth:=2",
+                        "-p", "diagnostics_period:=0.25",  # the tests wait on its counters
                         "-r", "image:=/cam/image_raw", "-r", "camera_info:=/cam/camera_info"],
                        env, tmp_path_factory.mktemp("node_a") / "node.log")
     node.wait_ready()
@@ -100,10 +103,27 @@ def outputs(probe):
     probe.wait_camera_matched(probe.image_pub)
     info = CameraInfo(width=2 * W, height=2 * H, k=K_FULL, p=P_FULL, binning_x=2, binning_y=2,
                       distortion_model="plumb_bob", d=[0.1, -0.05, 0.0, 0.0, 0.01])
-    probe.wait_matched(probe.info_pub)
-    probe.info_pub.publish(info)
-    time.sleep(0.2)  # camera_info is best effort and latest-wins on the node side
+    send_camera_info(probe, info, lambda stamp: probe.publish_image(blocks_frame(H, W), "rgb8",
+                                                                    stamp))
     return probe
+
+
+def send_camera_info(probe: Probe, info: CameraInfo,
+                     send_frame: Callable[[tuple[int, int]], None]) -> None:
+    """Publish ``info`` until the node republishes it with a frame. camera_info is best effort
+    and the node keeps only the latest, so only an enet/camera_info coming back shows that the
+    node holds it; a sleep after one publish would show nothing."""
+    probe.wait_matched(probe.info_pub)
+    for _ in range(5):
+        probe.info_pub.publish(info)
+        stamp = next_stamp()
+        send_frame(stamp)
+        try:
+            probe.frame("camera_info", stamp, timeout=3.0)
+            return
+        except AssertionError:
+            continue  # the frame overtook the info, or the info was lost: send both again
+    raise AssertionError("the node never republished camera_info with a frame")
 
 
 _last_stamp = [0]
@@ -126,15 +146,13 @@ def test_no_inference_while_nobody_listens(probe):
                                for k in OUTPUTS), 10, "output subscribers gone")
     probe.wait_camera_matched(probe.image_pub)
     before = probe.fresh_diagnostics(lambda d: True)
-    for _ in range(5):
+    skipped = "frames skipped (no subscribers)"
+    for count in range(1, 6):  # one at a time: a newer frame would replace an unhandled one
         probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
-        time.sleep(0.05)
-    after = probe.fresh_diagnostics(
-        lambda d: int(d["frames received"]) >= int(before["frames received"]) + 5)
+        after = probe.fresh_diagnostics(lambda d: int(d[skipped]) >= int(before[skipped]) + count)
+    assert int(after["frames received"]) == int(before["frames received"]) + 5
     assert after["frames inferred"] == before["frames inferred"]
-    assert int(after["frames skipped (no subscribers)"]) - int(
-        before["frames skipped (no subscribers)"]) == int(after["frames received"]) - int(
-        before["frames received"])
+    assert int(after[skipped]) == int(before[skipped]) + 5
 
 
 @pytest.mark.parametrize("encoding, overlay_encoding",
@@ -186,12 +204,12 @@ def test_malformed_frames_are_counted_and_the_node_lives(outputs, node_a):
         Image(height=H, width=W, encoding="rgb8", step=W * 3, data=good.data[:100]),  # truncated
         Image(height=0, width=0, encoding="rgb8", step=0),                             # empty
     ]
-    for msg in bad:
+    for count, msg in enumerate(bad, start=1):
         msg.header.stamp.sec, msg.header.stamp.nanosec = next_stamp()
         probe.image_pub.publish(msg)
-        time.sleep(0.15)  # one at a time: a newer frame would replace an unprocessed one
-    after = probe.fresh_diagnostics(
-        lambda d: int(d["frames rejected"]) >= int(before["frames rejected"]) + len(bad))
+        # one at a time: a newer frame would replace an unprocessed one
+        after = probe.fresh_diagnostics(
+            lambda d: int(d["frames rejected"]) >= int(before["frames rejected"]) + count)
     assert int(after["frames rejected"]) == int(before["frames rejected"]) + len(bad)
     assert after["level"] == "1" and "malformed" in after["message"]
     assert "malformed frame" in node_a.log()
@@ -256,19 +274,19 @@ def test_each_output_switch_stops_its_output_only(outputs, output):
     probe = outputs
     assert probe.set_parameter(NODE, f"publish_{output}", False).successful
     try:
-        stamp = next_stamp()
-        probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
-        others = [k for k in OUTPUTS if k != output]
-        for key in others:
-            probe.frame(key, stamp)
-        time.sleep(0.2)
-        assert not [m for m in probe.messages(output)
-                    if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp]
+        off = next_stamp()
+        probe.publish_image(blocks_frame(H, W), "rgb8", off)
+        for key in [k for k in OUTPUTS if k != output]:
+            probe.frame(key, off)
     finally:
         assert probe.set_parameter(NODE, f"publish_{output}", True).successful
-    stamp = next_stamp()
-    probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
-    probe.frame(output, stamp)  # and back on
+    on = next_stamp()
+    probe.publish_image(blocks_frame(H, W), "rgb8", on)
+    probe.frame(output, on)  # and back on
+    # One reliable writer delivers in order: had the frame sent while off been published on
+    # this topic, it would have arrived before the one sent after.
+    assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in probe.messages(output)
+            if (m.header.stamp.sec, m.header.stamp.nanosec) in (off, on)] == [on]
 
 
 def test_a_burst_drops_old_frames_and_keeps_latency_bounded(outputs):
@@ -309,9 +327,10 @@ def test_a_burst_drops_old_frames_and_keeps_latency_bounded(outputs):
 
 def test_diagnostics_report_engine_rates_and_latency(outputs):
     probe = outputs
-    for _ in range(10):
-        probe.publish_image(blocks_frame(H, W), "rgb8", next_stamp())
-        time.sleep(0.03)
+    stamps = [next_stamp() for _ in range(10)]
+    for stamp in stamps:
+        probe.publish_image(blocks_frame(H, W), "rgb8", stamp)
+    probe.frame("labels", stamps[-1])  # the newest frame always comes out
     diag = probe.fresh_diagnostics(lambda d: float(d["output rate (Hz)"]) > 0)
     # Named by the fully qualified node name, the camera topic as hardware: cameras stay apart.
     assert diag["name"] == f"{NODE}: segmentation"
@@ -342,8 +361,9 @@ def test_compressed_input_network_resolution_and_ctrl_c(env, model, reference, p
                 zipped.listen(key, msg_type)
                 zipped.wait_subscribed(key)
             zipped.wait_camera_matched(zipped.compressed_pub)
-            zipped.info_pub.publish(CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL))
-            time.sleep(0.2)
+            png = cv2.imencode(".png", blocks_frame(H, W))[1].tobytes()
+            send_camera_info(zipped, CameraInfo(width=W, height=H, k=K_FULL, p=P_FULL),
+                             lambda stamp: zipped.publish_compressed(png, "png", stamp))
             for fmt, ext in (("png", ".png"), ("rgb8; jpeg compressed bgr8", ".jpg")):
                 rgb = blocks_frame(H, W, seed=7)
                 data = cv2.imencode(ext, rgb[:, :, ::-1])[1].tobytes()
@@ -441,7 +461,9 @@ def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
             assert (labels.height, labels.width) == (16, 24)        # the override, not 32x48
             assert np.all(decoded(labels) == 0)
             assert np.all(decoded(color) == PALETTE[0])             # the palette parameter
-            time.sleep(0.3)
+            # The node counts a frame published after its last publish call (camera_info
+            # would come before): once diagnostics count it, nothing more is on its way.
+            c.fresh_diagnostics(lambda d: int(d["frames published"]) >= 1)
             assert c.messages("camera_info") == []
 
             before = c.fresh_diagnostics(lambda d: True)
@@ -462,28 +484,29 @@ def test_start_overrides_and_a_failing_inference(env, probe, tmp_path):
     assert status == 0 and "Traceback" not in node.log(), node.log()
 
 
-def test_the_default_model_runs_end_to_end(env, probe, tmp_path):
-    """model left empty (the launch files' and config's default): the shipped model."""
-    shipped = ROOT / "models" / "enet_camvid.onnx"
-    if not shipped.is_file():
-        pytest.skip("no shipped model in this checkout")
+def test_the_default_model_runs_end_to_end(env, probe, tmp_path, shipped_segmenter):
+    """model left empty (the launch files' and config's default): the shipped model, whose
+    labels of a sample frame agree with the same model run here."""
     node = NodeProcess(["-r", "__ns:=/default_cam", "-r", "image:=/cam/image_raw",
                         "-p", "use_camera_info:=false"], env, tmp_path / "node.log")
     try:
         node.wait_ready(timeout=60)
-        assert "enet_camvid.onnx" in node.log()
+        assert SHIPPED.name in node.log()
         d = Probe(int(env["ROS_DOMAIN_ID"]), namespace="/default_cam")
         try:
             d.listen("labels", Image)
             d.wait_subscribed("labels")
             d.wait_camera_matched(d.image_pub)
+            rgb = cv2.cvtColor(cv2.imread(str(sample_frames()[0])), cv2.COLOR_BGR2RGB)
             stamp = next_stamp()
-            d.publish_image(blocks_frame(H, W), "bgr8", stamp)
+            d.publish_image(rgb, "bgr8", stamp)
             labels = d.frame("labels", stamp, timeout=30)
             names = d.get_parameter("/default_cam/enet_segment", "class_names")
-            assert names == list(open_model_file(shipped).metadata.class_names)
-            assert (labels.height, labels.width) == (H, W)
-            assert decoded(labels).max() < len(names)
+            assert names == list(open_model_file(SHIPPED).metadata.class_names)
+            assert (labels.height, labels.width) == rgb.shape[:2]
+            expected = shipped_segmenter.segment(rgb, color=False, overlay=False).labels
+            assert len(np.unique(expected)) >= 4  # a street scene, not one class
+            assert np.mean(decoded(labels) == expected) >= 0.99
         finally:
             d.close()
     finally:
@@ -578,7 +601,9 @@ SHIPPED = ROOT / "models" / "enet_camvid.onnx"
 def frames_through(env: dict[str, str], log: Path, namespace: str, ros_args: list[str],
                    command: list[str] | None = None) -> tuple[int, dict[str, str] | None]:
     """Start a node, send it 30 640x360 bgr8 frames at 10 Hz from this process (a separate
-    subscriber): (frames whose enet/labels came back, the node's last diagnostics)."""
+    subscriber): (frames whose enet/labels came back, the node's last diagnostics). Waits
+    until segment_node's diagnostics account for every frame and its published labels are
+    in (a relay node, which reports nothing, gets 3 s to deliver all 30)."""
     node = NodeProcess([*ros_args, "-r", f"__ns:={namespace}", "-r", "image:=/rate/image_raw"],
                        env, log, command)
     try:
@@ -597,23 +622,68 @@ def frames_through(env: dict[str, str], log: Path, namespace: str, ros_args: lis
                 camera.publish(raw_image(frame, "bgr8", stamps[-1]))
                 tick += 0.1
                 time.sleep(max(0.0, tick - time.monotonic()))
-            time.sleep(1.5)
-            got = {(m.header.stamp.sec, m.header.stamp.nanosec)
-                   for m in probe.messages("labels")} & set(stamps)
-            return len(got), probe.diagnostics()
+
+            def got() -> set[tuple[int, int]]:
+                return {(m.header.stamp.sec, m.header.stamp.nanosec)
+                        for m in probe.messages("labels")} & set(stamps)
+
+            expected = 30
+            if command is None:
+                diag = probe.wait_until(lambda: accounted(probe.diagnostics(), 30), 20.0)
+                expected = int(diag["frames published"]) if diag else 30
+            probe.wait_until(lambda: len(got()) >= expected, 3.0)
+            return len(got()), probe.diagnostics()
         finally:
             probe.close()
     finally:
         node.stop(signal.SIGINT)
 
 
-def test_a_separate_subscriber_gets_every_frame_at_10_hz(env, tmp_path):
+def accounted(diag: dict[str, str] | None, sent: int) -> dict[str, str] | None:
+    """diag, once it accounts for all ``sent`` frames: each lost before delivery or received,
+    and each received one published, dropped, rejected, skipped or failed (none in hand)."""
+    if diag is None:
+        return None
+    received = int(diag["frames received"])
+    handled = sum(int(diag[k]) for k in ("frames published", "frames dropped",
+                                         "frames rejected", "frames skipped (no subscribers)",
+                                         "frames failed"))
+    done = received + int(diag["frames lost before delivery"]) == sent and handled == received
+    return diag if done else None
+
+
+@pytest.fixture(scope="module")
+def shipped_segmenter():
+    """The shipped model in this process, with the engine settings of the node's defaults
+    (engine and precision auto, all CPUs but one, threads that do not spin)."""
+    if not SHIPPED.is_file():
+        pytest.skip("no shipped model in this checkout")
+    model = open_model_file(SHIPPED)
+    engine = open_engine("auto", model, threads=params.inference_threads(0), spin=False)
+    yield Segmenter(engine, load_palette(None, model.metadata))
+    engine.close()
+
+
+def test_a_separate_subscriber_gets_every_frame_at_10_hz(env, tmp_path, shipped_segmenter):
     """The shipped model with the node's defaults (engine auto, threads that leave a core and
     do not spin, camera_reliability auto, which turns reliable for this reliable camera
     publisher): the labels of >= 29 of 30 frames reach a separate subscriber in
     benchmarks/node_speed.py; this test allows 27. A relay node with the same topics, a
     reliable subscription and no inference runs first: when even it loses frames, the machine
-    is too busy to judge."""
+    is too busy to judge. Before both, the engine is timed here as the node runs it: a machine
+    that cannot segment a frame well within 100 ms cannot pass, whatever the node does."""
+    frame = np.random.default_rng(0).integers(0, 256, (360, 640, 3), np.uint8)
+    shipped_segmenter.segment(frame, color=False, overlay=False)  # warm-up
+    seconds = []
+    for _ in range(7):
+        start = time.perf_counter()
+        shipped_segmenter.segment(frame, color=False, overlay=False)
+        seconds.append(time.perf_counter() - start)
+    median_ms = float(np.median(seconds)) * 1e3
+    if median_ms > 70:
+        pytest.skip(f"this machine segments a 640x360 frame in {median_ms:.0f} ms (median of "
+                    f"7, {shipped_segmenter.engine.name} as the node runs it): too slow for "
+                    f"10 Hz with the margin DDS and encoding need")
     relay, _ = frames_through(env, tmp_path / "relay.log", "/relay_cam",
                               ["-p", "reliability:=reliable"],
                               [sys.executable, str(ROOT / "benchmarks" / "relay_node.py")])

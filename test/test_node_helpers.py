@@ -40,6 +40,7 @@ def test_slot_take_waits_for_a_put_from_another_thread():
 
 def test_slot_close_wakes_a_waiting_consumer_and_refuses_items():
     slot: LatestSlot[int] = LatestSlot()
+    assert slot.closed is False
     got: list[object] = []
     consumer = threading.Thread(target=lambda: got.append(slot.take(timeout=5.0)))
     consumer.start()
@@ -47,7 +48,7 @@ def test_slot_close_wakes_a_waiting_consumer_and_refuses_items():
     slot.close()
     consumer.join(timeout=1.0)
     assert not consumer.is_alive() and got == [None]
-    assert slot.put(1) is False and slot.take(timeout=0) is None and slot.closed
+    assert slot.put(1) is False and slot.take(timeout=0) is None and slot.closed is True
 
 
 def test_slot_under_a_fast_producer_loses_no_count():

@@ -166,3 +166,148 @@ def test_generated_palette_is_distinct_deterministic_and_never_black() -> None:
                                                         [128, 128, 0], [0, 0, 128]])
     sun = load_palette("sun", None)  # made with the same colour map
     np.testing.assert_array_equal(generated_palette(sun.class_names).colours, sun.colours)
+
+
+# -- exact messages and edges: each case fails when its check or its wording changes ----------
+
+def _error(call, *args) -> str:
+    with pytest.raises(PaletteError) as err:
+        call(*args)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("names, colours, message", [
+    (("a", "b"), np.zeros((2, 4), np.uint8), "2 class names need a 2x3 colour array, got shape "
+                                             "(2, 4)"),
+    (("a", "b"), np.zeros((3, 3), np.uint8), "2 class names need a 2x3 colour array, got shape "
+                                             "(3, 3)"),
+    (("a",), np.zeros(3, np.uint8), "1 class names need a 1x3 colour array, got shape (3,)"),
+    ((), np.zeros((0, 3), np.uint8), "a palette holds 1 to 256 classes, got 0"),
+    (("c",) * 257, np.zeros((257, 3), np.uint8), "a palette holds 1 to 256 classes, got 257"),
+    (("a",), np.array([[-1, 0, 0]]), "palette colours must be 0-255"),
+    (("a",), np.array([[0, 0, 256]]), "palette colours must be 0-255"),
+])
+def test_palette_construction_errors(names, colours, message) -> None:
+    assert _error(Palette, names, colours) == message
+
+
+def test_palette_bounds_that_are_allowed() -> None:
+    assert Palette(("only",), np.zeros((1, 3), np.uint8)).num_classes == 1
+    assert Palette(("c",) * 256, np.zeros((256, 3), np.uint8)).num_classes == 256
+    extremes = Palette(("a", "b"), np.array([[0, 0, 0], [255, 255, 255]], np.int64))
+    assert extremes.colours.dtype == np.uint8
+    np.testing.assert_array_equal(extremes.colours, [[0, 0, 0], [255, 255, 255]])
+
+
+def test_palettes_compare_by_identity_and_hash() -> None:
+    """A palette holds an array: equality by value would be ambiguous, and hashing it would
+    fail, so palettes are equal only to themselves (and usable as keys)."""
+    colours = np.array([[1, 2, 3]], np.uint8)
+    palette = Palette(("a",), colours)
+    assert palette == palette and palette != Palette(("a",), colours.copy())
+    assert {palette: 1}[palette] == 1
+
+
+def test_painting_errors_word_for_word() -> None:
+    palette = Palette(("a", "b"), np.array([[0, 0, 0], [255, 0, 0]], np.uint8))
+    assert _error(palette.colorize, np.zeros((2, 2), np.int32)) == \
+        "labels must be uint8 HxW, got int32 (2, 2)"
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    assert _error(palette.overlay, rgb, np.zeros((2, 2), np.uint8), 1.5) == \
+        "overlay alpha must be within 0 and 1, got 1.5"
+    assert _error(palette.overlay, rgb.astype(np.float32), np.zeros((2, 2), np.uint8), 0.5) \
+        == "overlay needs a uint8 image and colours of one shape, got float32 (2, 2, 3) and " \
+           "uint8 (2, 2, 3)"
+    assert _error(palette.to_indexed_png, np.zeros((0, 3), np.uint8)) == \
+        "labels must be non-empty uint8 HxW, got uint8 (0, 3)"
+    assert _error(palette.to_indexed_png, np.zeros((2, 2, 1), np.uint8)) == \
+        "labels must be non-empty uint8 HxW, got uint8 (2, 2, 1)"
+
+
+def _chunks(png: bytes) -> dict[bytes, bytes]:
+    """The chunks of a PNG by type, read here independently of the writer."""
+    import struct
+    import zlib
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, offset = {}, 8
+    while offset < len(png):
+        (length,) = struct.unpack(">I", png[offset:offset + 4])
+        kind, body = png[offset + 4:offset + 8], png[offset + 8:offset + 8 + length]
+        (crc,) = struct.unpack(">I", png[offset + 8 + length:offset + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks[kind] = body
+        offset += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("labels, entries", [
+    (np.array([[0, 1, 1]], np.uint8), 2),           # one row; the palette's own 2 entries
+    (np.array([[0], [5]], np.uint8), 6),            # an id beyond the palette: 6 entries
+])
+def test_indexed_png_chunks(labels: np.ndarray, entries: int) -> None:
+    import struct
+    import zlib
+    palette = Palette(("a", "b"), np.array([[9, 8, 7], [255, 0, 0]], np.uint8))
+    chunks = _chunks(palette.to_indexed_png(labels))
+    assert list(chunks) == [b"IHDR", b"PLTE", b"IDAT", b"IEND"]
+    height, width = labels.shape
+    assert chunks[b"IHDR"] == struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    assert chunks[b"PLTE"] == bytes([9, 8, 7, 255, 0, 0] + [0] * 3 * (entries - 2))
+    assert zlib.decompress(chunks[b"IDAT"]) == b"".join(b"\x00" + row.tobytes()
+                                                        for row in labels)
+    assert chunks[b"IEND"] == b""
+
+
+def test_generated_palette_is_the_voc_colour_map() -> None:
+    """PASCAL VOC's colours of ids 1.., written out: id bits 0, 1, 2 go to the top bits of R,
+    G, B, the next three to the bits below, and so on."""
+    colours = generated_palette([f"c{i}" for i in range(8)]).colours
+    np.testing.assert_array_equal(colours, [[128, 0, 0], [0, 128, 0], [128, 128, 0],
+                                            [0, 0, 128], [128, 0, 128], [0, 128, 128],
+                                            [128, 128, 128], [64, 0, 0]])
+
+
+def test_finding_palettes_word_for_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from enet_ros import palette as module
+    monkeypatch.setattr(module, "palette_dirs", lambda: [tmp_path / "a", tmp_path / "b"])
+    assert _error(load_palette, "pascal", None) == (
+        f"no palette named 'pascal'; known: none (searched {tmp_path / 'a'}, {tmp_path / 'b'});"
+        f" or pass the path of a YAML file")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.yml").write_text("classes:\n  - {name: a, color: [1, 2, 3]}\n")
+    (tmp_path / "a" / "y.yaml").write_text("classes:\n  - {name: b, color: [4, 5, 6]}\n")
+    assert named_palettes() == ["x", "y"]
+    assert load_palette("x", None).class_names == ("a",)
+    assert _error(load_palette, "z", None).startswith("no palette named 'z'; known: x, y (")
+    monkeypatch.chdir(tmp_path / "a")
+    assert load_palette("x.yml", None).class_names == ("a",)  # a suffix makes it a path
+    assert _error(load_palette, "missing.yml", None) == "palette file missing.yml does not exist"
+
+
+def test_an_empty_spec_is_the_models_palette() -> None:
+    """The node's palette parameter defaults to "": the model's own."""
+    np.testing.assert_array_equal(load_palette("", _metadata(3)).colours, [[0, 0, 0],
+                                                                          [1, 2, 3], [2, 4, 6]])
+    assert _error(load_palette, "", None) == \
+        "no palette given and no model metadata to take one from"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("classes: []\n", "palette {path} needs a non-empty 'classes' list of {{name: ..., color: "
+                      "[r, g, b]}}"),
+    ("[1, 2\n", "cannot read palette {path}: "),
+    ("classes:\n  - {name: a, color: [1, 2, 256]}\n", "palette {path} class 0: {{'name': 'a', "
+     "'color': [1, 2, 256]}} is not {{name: <text>, color: [r, g, b] with 0-255 integers}}"),
+    ("classes:\n  - {name: a, color: [1.5, 2, 3]}\n", "palette {path} class 0: {{'name': 'a', "
+     "'color': [1.5, 2, 3]}} is not {{name: <text>, color: [r, g, b] with 0-255 integers}}"),
+])
+def test_bad_yaml_word_for_word(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert _error(load_palette, str(path), None).startswith(message.format(path=path))
+
+
+def test_class_count_mismatch_word_for_word() -> None:
+    assert _error(load_palette, "cityscapes", _metadata(2)) == (
+        "palette 'cityscapes' has 19 classes but the model has 2 (c0, c1); use a palette made "
+        "for this model, or none to use the model's own")

@@ -9,7 +9,7 @@ from _runtime_fixtures import fixture_metadata, make_model_file, reference_label
 from enet_ros.engines import Engine, open_engine
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import Palette, load_palette
-from enet_ros.segmenter import Segmenter, SegmenterError
+from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
 
 RNG = np.random.default_rng(3)
 
@@ -68,10 +68,38 @@ def test_network_resolution_overlays_the_image_the_network_saw(engine: Engine,
                                   palette.overlay(network_rgb, result.labels, 0.5))
 
 
-def test_frame_at_network_size_is_not_resized(engine: Engine, palette: Palette) -> None:
+def _resizes(monkeypatch: pytest.MonkeyPatch, allowed: int) -> list[tuple]:
+    """cv2.resize recording its calls, failing the test on call ``allowed + 1``."""
+    calls: list[tuple] = []
+    resize = cv2.resize
+
+    def recorded(image: np.ndarray, size: tuple, **kwargs) -> np.ndarray:
+        calls.append((image.shape[:2], size, kwargs.get("interpolation")))
+        if len(calls) > allowed:
+            pytest.fail(f"cv2.resize called where no resize may happen: {calls}")
+        return resize(image, size, **kwargs)
+
+    monkeypatch.setattr(cv2, "resize", recorded)
+    return calls
+
+
+@pytest.mark.parametrize("resolution", OUTPUT_RESOLUTIONS)
+def test_frame_at_network_size_is_not_resized(engine: Engine, palette: Palette, resolution: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     rgb = _frame(32, 48)
-    result = Segmenter(engine, palette).segment(rgb)
+    segmenter = Segmenter(engine, palette, output_resolution=resolution)
+    calls = _resizes(monkeypatch, allowed=0)
+    result = segmenter.segment(rgb)
+    assert calls == []
     np.testing.assert_array_equal(result.labels, reference_labels(rgb))
+
+
+def test_network_resolution_resizes_the_frame_once_and_the_labels_never(
+        engine: Engine, palette: Palette, monkeypatch: pytest.MonkeyPatch) -> None:
+    segmenter = Segmenter(engine, palette, (40, 56), "network")
+    calls = _resizes(monkeypatch, allowed=1)
+    segmenter.segment(_frame(50, 70))
+    assert calls == [((50, 70), (56, 40), cv2.INTER_LINEAR)]
 
 
 def test_colour_and_overlay_only_when_asked(engine: Engine, palette: Palette) -> None:
