@@ -3,9 +3,9 @@
 A bad value stops the command before a model is opened or a frame is read, with one line
 naming the option and what it allows (exit status 2): ``--runs 0`` used to open the engine
 first, ``--out`` naming a file to segment every frame and then fail writing, and a missing
-model to surface as whatever the loader said. The runtime keeps its own small copy of what
-``enet_train.arguments`` does, since it never imports the training package; it stays within
-Python 3.6 (JetPack 4.6).
+model to surface as whatever the loader said. ``enet_train.arguments`` builds on these (the
+training side may import the runtime, never the reverse); this stays within Python 3.6
+(JetPack 4.6).
 """
 import argparse
 from pathlib import Path
@@ -15,10 +15,10 @@ from enet_ros.model_file import SIZE_MULTIPLE
 from enet_ros.palette import PaletteError, palette_path
 
 
-def _number(kind: type, low: float, inclusive: bool, what: str
-            ) -> Callable[[str], Union[int, float]]:
+def number(kind: type, low: float, inclusive: bool, what: str
+           ) -> "Callable[[str], Union[int, float]]":
     """A type accepting ``kind`` values from ``low`` (or above it); NaN never."""
-    def parse(text: str) -> Union[int, float]:
+    def parse(text: str) -> "Union[int, float]":
         try:
             value = kind(text)
         except ValueError:
@@ -31,11 +31,11 @@ def _number(kind: type, low: float, inclusive: bool, what: str
     return parse
 
 
-positive_int = _number(int, 1, True, "a whole number of at least 1")
-positive_float = _number(float, 0, False, "a number above 0")
+positive_int = number(int, 1, True, "a whole number of at least 1")
+positive_float = number(float, 0, False, "a number above 0")
 
 
-_non_negative_float = _number(float, 0, True, "a number from 0 to 1")
+_non_negative_float = number(float, 0, True, "a number from 0 to 1")
 
 
 def probability(text: str) -> float:
@@ -56,7 +56,7 @@ def size_multiple(text: str) -> int:
     return value
 
 
-def _existing(is_kind: Callable[[Path], bool], kind: str) -> Callable[[str], Path]:
+def _existing(is_kind: "Callable[[Path], bool]", kind: str) -> "Callable[[str], Path]":
     """A type accepting a path that is there and is ``kind``, saying which of the two fails."""
     def parse(text: str) -> Path:
         path = Path(text)

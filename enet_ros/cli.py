@@ -5,8 +5,6 @@ what it does is what the ROS node does. Every argument is checked as it is parse
 (enet_ros.arguments), before a model is opened. Expected failures (a bad value, a missing or
 broken model, bad input) print one line and exit with status 2; a traceback means a bug.
 """
-from __future__ import annotations
-
 import argparse
 import json
 import logging
@@ -74,7 +72,8 @@ def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = Fal
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="enet-ros", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command")
+    commands.required = True  # (the keyword came with Python 3.7)
 
     segment = commands.add_parser("segment", help="segment images, folders of images, videos")
     segment.add_argument("inputs", nargs="+", type=existing_path, metavar="INPUT",
@@ -142,7 +141,7 @@ def _check_combinations(args: argparse.Namespace) -> None:
         raise CliError("give both --width and --height, or neither")
 
 
-def _segmenter(args: argparse.Namespace, engine_kind: str | None = None) -> Segmenter:
+def _segmenter(args: argparse.Namespace, engine_kind: "str | None" = None) -> Segmenter:
     model = open_model_file(_model_path(args))
     engine = open_engine(engine_kind or args.engine, model, threads=args.threads,
                          fp16=args.fp16, precision=args.precision, device=args.device,
@@ -203,7 +202,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_name(out: Path, frame: Frame) -> tuple[Path, str]:
+def _output_name(out: Path, frame: Frame) -> "tuple[Path, str]":
     """Folder and file stem of a frame's outputs: out/<image stem>, out/<video>/<index>."""
     if frame.from_video:
         return out / frame.source.stem, f"{frame.index:06d}"
@@ -212,11 +211,14 @@ def _output_name(out: Path, frame: Frame) -> tuple[Path, str]:
 
 def _bag_module() -> ModuleType:
     """enet_ros.bag, imported on use: rosbags >= 0.10 installs on Python 3.10 and later only."""
+    if sys.version_info < (3, 10):
+        raise CliError("bags need rosbags >= 0.10, which needs Python 3.10 or later; every "
+                       "other input runs on 3.6")
     try:
         from enet_ros import bag
     except ImportError as err:
-        raise CliError(f"bags need rosbags >= 0.10, which needs Python 3.10 or later ({err}); "
-                       f"every other input runs on 3.8") from None
+        raise CliError(f"bags need rosbags >= 0.10: pip install 'rosbags>=0.10' ({err})") \
+            from None
     return bag
 
 
@@ -236,12 +238,12 @@ def cmd_bag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _percentiles(samples: list[float]) -> str:
+def _percentiles(samples: "list[float]") -> str:
     return f"median {np.median(samples):7.2f} ms   p90 {np.percentile(samples, 90):7.2f} ms"
 
 
 def _bench_runs(segmenter: Segmenter, height: int, width: int,
-                alpha: float) -> dict[str, Callable[[], object]]:
+                alpha: float) -> "dict[str, Callable[[], object]]":
     """The two things bench times: the engine alone at the network size, and a camera frame
     (bgr8 bytes, height x width) decoded, segmented, painted and encoded."""
     rng = np.random.default_rng(0)
@@ -269,7 +271,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # engines each timed run follows an untimed one of the same engine: the previous engine's
     # idle threads (ONNX Runtime's spin for milliseconds after a run) would otherwise land
     # on the next engine's clock.
-    timings: list[dict[str, list[float]]] = [{name: [] for name in timed} for timed in runs]
+    timings: "list[dict[str, list[float]]]" = [{name: [] for name in timed} for timed in runs]
     for _ in range(args.runs):
         for timed, samples in zip(runs, timings):
             for name, run in timed.items():
@@ -325,21 +327,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_frames(source: Path | None, image_topic: str | None
-                 ) -> Callable[[], Iterator[tuple[object, np.ndarray]]]:
+def _demo_frames(source: "Path | None", image_topic: "str | None"
+                 ) -> "Callable[[], Iterator[tuple[object, np.ndarray]]]":
     """(key, RGB) frames of the demo's input, each unreadable one reported once on stderr;
     read once here so that a bad input fails before the node starts."""
     if source is not None and is_bag(source):
-        def items() -> Iterator[Frame | Unreadable]:
+        def items() -> "Iterator[Frame | Unreadable]":
             return _bag_module().bag_frames(source, image_topic)
     else:
         files = expand_inputs([source]) if source is not None else sample_frames()
 
-        def items() -> Iterator[Frame | Unreadable]:
+        def items() -> "Iterator[Frame | Unreadable]":
             return read_frames(files)
-    reported: set[str] = set()
+    reported: "set[str]" = set()
 
-    def frames() -> Iterator[tuple[object, np.ndarray]]:
+    def frames() -> "Iterator[tuple[object, np.ndarray]]":
         for item in items():
             if isinstance(item, Frame):
                 yield (item.source, item.index), item.rgb
@@ -352,6 +354,9 @@ def _demo_frames(source: Path | None, image_topic: str | None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if sys.version_info < (3, 8):
+        raise CliError("demo needs Python 3.8 or later (its player uses newer library calls); "
+                       "segment, bench, info and the node run on 3.6")
     try:
         from enet_ros.ros.demo import DemoError, run_demo
     except ImportError as err:
@@ -389,7 +394,7 @@ EXPECTED_ERRORS = (CliError, ModelFileError, PaletteError, EngineError, Segmente
                    ImageCodecError, BagError, InputError, OSError)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

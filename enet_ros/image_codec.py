@@ -6,8 +6,6 @@ not on PyPI. Everything is decoded to one form, contiguous RGB uint8 HxWx3, beca
 what the model file takes; OpenCV does the colour conversions since it is faster than numpy
 and is what cv_bridge users compare against.
 """
-from __future__ import annotations
-
 import cv2
 import numpy as np
 
@@ -98,7 +96,7 @@ def _check_geometry(encoding: str, height: int, width: int, step: int, size: int
     return bytes_per_pixel
 
 
-def _bytes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+def _bytes(data: "bytes | bytearray | memoryview | np.ndarray") -> np.ndarray:
     """A message's data as a flat uint8 array, without a copy where it can be had (a numpy
     array of another dtype or layout is taken as the bytes it holds, in C order)."""
     if isinstance(data, np.ndarray):
@@ -107,7 +105,7 @@ def _bytes(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
 
 
 def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian: bool,
-                 data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+                 data: "bytes | bytearray | memoryview | np.ndarray") -> np.ndarray:
     """An Image message's fields as contiguous RGB uint8 HxWx3.
 
     mono16 keeps its 8 most significant bits, as cv_bridge does when asked for 8 bits, so
@@ -128,7 +126,7 @@ def decode_image(encoding: str, height: int, width: int, step: int, is_bigendian
     return cv2.cvtColor(np.ascontiguousarray(pixels), _TO_RGB[encoding])
 
 
-def encode_image(rgb_or_labels: np.ndarray, encoding: str) -> tuple[int, bytes]:
+def encode_image(rgb_or_labels: np.ndarray, encoding: str) -> "tuple[int, bytes]":
     """(step, data) of an Image message holding this RGB HxWx3 (or HxW mono8) array.
 
     Rows are written unpadded, so step is width x bytes a pixel.
@@ -178,7 +176,7 @@ def _stored_as_rgb(format: str) -> bool:
     return fed.strip().startswith("rgb")
 
 
-def decode_compressed(format: str, data: bytes | bytearray | memoryview | np.ndarray
+def decode_compressed(format: str, data: "bytes | bytearray | memoryview | np.ndarray"
                       ) -> np.ndarray:
     """A CompressedImage's fields (jpeg or png) as contiguous RGB uint8 HxWx3."""
     stored_rgb = _stored_as_rgb(format)

@@ -14,8 +14,6 @@ either with it as an extra output (CamVid's 12-class SegNet setup) or without it
 so a palette with one trailing void class more than the model has is accepted with the void
 class dropped; any other class-count mismatch is an error.
 """
-from __future__ import annotations
-
 import os
 import struct
 import zlib
@@ -42,7 +40,7 @@ class PaletteError(ValueError):
 class Palette:
     """Class names and their RGB colours, id order; paints label images by table lookup."""
 
-    class_names: tuple[str, ...]
+    class_names: "tuple[str, ...]"
     colours: np.ndarray  # uint8 C x 3, RGB
 
     def __post_init__(self) -> None:
@@ -116,7 +114,7 @@ class Palette:
                 + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
                 + chunk(b"IEND", b""))
 
-def generated_palette(class_names: Sequence[str]) -> Palette:
+def generated_palette(class_names: "Sequence[str]") -> Palette:
     """Distinct colours for a model whose data set has no palette, the same on every run.
 
     The PASCAL VOC bit-interleaved colour map of ids 1..N (config/palettes/sun.yaml is made the
@@ -132,13 +130,13 @@ def generated_palette(class_names: Sequence[str]) -> Palette:
     return Palette(tuple(class_names), colours)
 
 
-def palette_dirs() -> list[Path]:
+def palette_dirs() -> "list[Path]":
     """Where named palettes may live: config/palettes of each folder of shipped files
     (enet_ros.shipped: the source checkout, the pip install, every ament prefix)."""
     return [folder / "config" / "palettes" for folder in share_dirs()]
 
 
-def named_palettes() -> list[str]:
+def named_palettes() -> "list[str]":
     """Names of the palettes found in palette_dirs()."""
     return sorted({p.stem for d in palette_dirs() if d.is_dir()
                    for p in d.iterdir() if p.suffix in PALETTE_SUFFIXES})
@@ -154,7 +152,7 @@ def _find_named(name: str) -> Path:
                        f"or pass the path of a YAML file")
 
 
-def _read_yaml(path: Path) -> tuple[Palette, bool]:
+def _read_yaml(path: Path) -> "tuple[Palette, bool]":
     """The palette in a YAML file, and whether its last class is marked void."""
     try:
         document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -177,7 +175,7 @@ def _read_yaml(path: Path) -> tuple[Palette, bool]:
     return Palette(tuple(names), np.array(colours, np.uint8)), bool(classes[-1].get("void"))
 
 
-def load_palette(spec: str | None, model_metadata: ModelMetadata | None) -> Palette:
+def load_palette(spec: "str | None", model_metadata: "ModelMetadata | None") -> Palette:
     """The palette to paint a model's labels with.
 
     spec: None for the model's own (its metadata), a shipped palette's name ("camvid",
@@ -202,7 +200,7 @@ def palette_path(spec: str) -> Path:
     return path
 
 
-def read_palette(spec: str, class_names: Sequence[str] | None = None) -> Palette:
+def read_palette(spec: str, class_names: "Sequence[str] | None" = None) -> Palette:
     """A shipped palette by name, or a YAML file, fitted to ``class_names`` when given."""
     palette, last_is_void = _read_yaml(palette_path(spec))
     if class_names is None or palette.num_classes == len(class_names):

@@ -5,8 +5,6 @@ node fall further and further behind the camera, so the subscription puts each f
 slot and the worker takes the newest one when it is ready. A frame replaced before the worker
 took it is dropped and counted: that count is what diagnostics report as dropped frames.
 """
-from __future__ import annotations
-
 import threading
 from typing import Generic, TypeVar
 
@@ -21,7 +19,7 @@ class LatestSlot(Generic[T]):
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._item: T | None = None
+        self._item: "T | None" = None
         self._full = False
         self._closed = False
         self._dropped = 0
@@ -41,7 +39,7 @@ class LatestSlot(Generic[T]):
             self._cond.notify()
             return replaced
 
-    def take(self, timeout: float | None = None) -> T | None:
+    def take(self, timeout: "float | None" = None) -> "T | None":
         """The newest item, removing it; None when the timeout passed or the slot was closed."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._full or self._closed, timeout):
