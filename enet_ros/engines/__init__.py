@@ -24,6 +24,20 @@ ONNXRUNTIME_MISSING = ("no ONNX Runtime is installed: pip install onnxruntime (C
                        "Jetson, the onnxruntime-gpu wheel built for its JetPack), then retry")
 
 
+TENSORRT_MISSING = ("engine 'tensorrt' needs the tensorrt package and a CUDA runtime "
+                    "(cuda-python, or libcudart.so: set ENET_ROS_CUDART to its path); "
+                    "install them or use engine 'onnxruntime'")
+OPENVINO_MISSING = ("engine 'openvino' needs the openvino package: pip install "
+                    "'enet_ros[openvino]' (or pip install openvino), or use engine 'onnxruntime'")
+
+
+def _required(module: Any, missing: str) -> Any:
+    """``module``, or EngineError saying what to install when it could not be loaded."""
+    if module is None:
+        raise EngineError(missing)
+    return module
+
+
 def _tensorrt_module() -> Any:
     """enet_ros.engines.tensorrt_engine, or None when tensorrt or a CUDA runtime (cuda-python,
     else libcudart) cannot load."""
@@ -88,20 +102,12 @@ def open_engine(kind: str, model: ModelFile, providers: "list[str] | None" = Non
         raise EngineError(f"unknown precision {precision!r}; choose one of "
                           f"{', '.join(PRECISIONS)}")
     if kind == "tensorrt" or (kind == "auto" and tensorrt_available()):
-        module = _tensorrt_module()
-        if module is None:
-            raise EngineError("engine 'tensorrt' needs the tensorrt package and a CUDA runtime "
-                              "(cuda-python, or libcudart.so: set ENET_ROS_CUDART to its path); "
-                              "install them or use engine 'onnxruntime'")
+        module = _required(_tensorrt_module(), TENSORRT_MISSING)
         return ContractEngine(module.TensorRTEngine(model, fp16=fp16, cache_dir=cache_dir,
                                                     logger=logger))
     if kind == "openvino" or (kind == "auto" and not _onnxruntime_has_gpu(providers)
                               and _openvino_module() is not None):
-        module = _openvino_module()
-        if module is None:
-            raise EngineError("engine 'openvino' needs the openvino package: "
-                              "pip install 'enet_ros[openvino]' (or pip install openvino), "
-                              "or use engine 'onnxruntime'")
+        module = _required(_openvino_module(), OPENVINO_MISSING)
         return ContractEngine(module.OpenVinoEngine(model, device=device, precision=precision,
                                                     threads=threads, spin=spin, logger=logger))
     if importlib.util.find_spec("onnxruntime") is None:

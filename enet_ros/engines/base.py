@@ -48,7 +48,8 @@ class Engine(Backend, Protocol):
     def infer(self, batch_nhwc_uint8: np.ndarray) -> np.ndarray:
         """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
 
-    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray
+                              ) -> "tuple[np.ndarray, np.ndarray | None]":
         """(uint8 class ids, uint8 confidence or None where the file has no such output)."""
 
 
@@ -76,32 +77,18 @@ class ContractEngine:
     uint8 the rest of enet_ros speaks, for every back end alike: the image is cast up (exact),
     the labels down (class ids are below 256). For a uint8 file both casts are no-ops.
     The batch is checked here, once a frame, so back ends need not. What describes the back
-    end (name, model, providers, precision, input_size) is read from it; anything else a
+    end (name, model, providers, precision, input_size) is copied from it; anything else a
     back end keeps is its own business, reached through ``backend`` where a test must.
     """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-
-    @property
-    def name(self) -> str:
-        return self.backend.name
-
-    @property
-    def model(self) -> ModelFile:
-        return self.backend.model
-
-    @property
-    def providers(self) -> "list[str]":
-        return self.backend.providers
-
-    @property
-    def precision(self) -> str:
-        return self.backend.precision
-
-    @property
-    def input_size(self) -> "tuple[int, int] | None":
-        return self.backend.input_size
+        # what describes the back end, fixed once it is open
+        self.name: str = backend.name
+        self.model: ModelFile = backend.model
+        self.providers: "list[str]" = backend.providers
+        self.precision: str = backend.precision
+        self.input_size: "tuple[int, int] | None" = backend.input_size
 
     def close(self) -> None:
         self.backend.close()
@@ -110,7 +97,8 @@ class ContractEngine:
         """uint8 NxHxW class ids of a uint8 NxHxWx3 RGB batch."""
         return self.infer_with_confidence(batch_nhwc_uint8)[0]
 
-    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray) -> "tuple[np.ndarray, np.ndarray | None]":
+    def infer_with_confidence(self, batch_nhwc_uint8: np.ndarray
+                              ) -> "tuple[np.ndarray, np.ndarray | None]":
         """(uint8 NxHxW class ids, uint8 NxHxW confidence or None where the file has none)."""
         check_batch(batch_nhwc_uint8, self.backend.input_size)
         io = self.backend.model.io
