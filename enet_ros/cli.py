@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("inputs", nargs="+", type=existing_path, metavar="INPUT",
                          help="images, videos, folders of images")
     segment.add_argument("--out", required=True, type=output_dir, help="output folder")
+    segment.add_argument("--confidence", action="store_true",
+                         help="also write <name>_confidence.png: 8-bit grey, 255 x the top "
+                              "class's probability (model files with a confidence output)")
     _add_model_args(segment)
 
     bag = commands.add_parser("bag", help="add segmentation topics to a rosbag2 (sqlite3/MCAP)")
@@ -152,7 +155,12 @@ def _segmenter(args: argparse.Namespace, engine_kind: "str | None" = None) -> Se
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+    _write_image(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    """``image`` as it is: 8-bit grey, or BGR."""
+    if not cv2.imwrite(str(path), image):
         raise CliError(f"cannot write {path}")
 
 
@@ -173,6 +181,9 @@ def _skip(unreadable: Unreadable) -> None:
 def cmd_segment(args: argparse.Namespace) -> int:
     files = expand_inputs(args.inputs)
     segmenter = _segmenter(args)
+    if args.confidence and not segmenter.has_confidence:
+        raise CliError(f"{segmenter.engine.model.path.name} has no confidence output: "
+                       f"re-export it with `enet-train export` (adds it by default)")
     class_pixels = np.zeros(256, np.int64)
     frames, seconds, skipped = 0, 0.0, 0
     for item in tqdm(read_frames(files), total=count_frames(files), unit="frame"):
@@ -181,7 +192,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         start = time.perf_counter()
-        result = segmenter.segment(item.rgb, overlay_alpha=args.alpha)
+        result = segmenter.segment(item.rgb, overlay_alpha=args.alpha,
+                                   confidence=args.confidence)
         seconds += time.perf_counter() - start
         frames += 1
         class_pixels += np.bincount(result.labels.ravel(), minlength=256)
@@ -190,11 +202,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
         (folder / f"{stem}_labels.png").write_bytes(segmenter.palette.to_indexed_png(result.labels))
         _write_png(folder / f"{stem}_color.png", result.color)
         _write_png(folder / f"{stem}_overlay.png", result.overlay)
+        if args.confidence:
+            _write_image(folder / f"{stem}_confidence.png", result.confidence)
     if not frames:
         raise CliError(f"none of the {skipped} input files could be read" if skipped
                        else "no images or video frames found in the inputs")
     _print_summary(frames, seconds, class_pixels, segmenter.palette)
-    print(f"wrote labels (indexed PNG), colour masks and overlays to {args.out}")
+    print(f"wrote labels (indexed PNG), colour masks, overlays"
+          f"{' and confidence' if args.confidence else ''} to {args.out}")
     if skipped:
         print(f"enet-ros segment: {skipped} of {len(files)} input files could not be read "
               f"(listed above) and were skipped", file=sys.stderr)
@@ -353,6 +368,10 @@ def _demo_frames(source: "Path | None", image_topic: "str | None"
     return frames
 
 
+# What the demo's mask shows, of the classes the model has: where a vehicle may drive.
+DEMO_MASK_CLASSES = ("Road", "Sidewalk")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if sys.version_info < (3, 8):
         raise CliError("demo needs Python 3.8 or later (its player uses newer library calls); "
@@ -365,8 +384,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = open_model_file(_model_path(args))
     frames = _demo_frames(args.input, args.image_topic)
     try:
+        drivable = tuple(c for c in DEMO_MASK_CLASSES if c in model.metadata.class_names)
         result = run_demo(frames, model.path, Palette.from_metadata(model.metadata), args.out,
-                          args.seconds, args.rate)
+                          args.seconds, args.rate, drivable, model.has_confidence)
     except DemoError as err:
         raise CliError(str(err)) from None
     print(result.summary())

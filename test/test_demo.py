@@ -35,7 +35,7 @@ def test_demo_plays_the_samples_to_the_node_and_writes_what_it_publishes(tmp_pat
     samples = {path: cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
                for path in shipped.sample_frames()}
     result = run_demo(_demo_frames(None, None), model.path, palette, tmp_path / "out",
-                      SECONDS, RATE)
+                      SECONDS, RATE, ("Road", "Sidewalk"), model.has_confidence)
     assert result.node_status == 0, result.node_log.read_text()
     assert result.sent == SECONDS * RATE
     assert 0 < result.overlays <= result.sent and 0 < result.labels <= result.sent
@@ -57,6 +57,10 @@ def test_demo_plays_the_samples_to_the_node_and_writes_what_it_publishes(tmp_pat
         agree = row.labels == expected.labels
         assert agree.mean() >= 0.99, (source, agree.mean())
         np.testing.assert_array_equal(row.overlay[agree], expected.overlay[agree])
+        # the drivable mask is exactly Road and Sidewalk of the same frame's labels
+        road, sidewalk = (model.metadata.class_names.index(c) for c in ("Road", "Sidewalk"))
+        np.testing.assert_array_equal(row.mask, np.isin(row.labels, (road, sidewalk)) * 255)
+        assert row.confidence.shape == row.labels.shape and row.confidence.max() > 200
     engine.close()
     assert len(matched) == len(result.rows)
     # VP8 in WebM (what browsers and phones play), decoded back: one frame per overlay
@@ -78,7 +82,7 @@ def test_demo_plays_the_samples_to_the_node_and_writes_what_it_publishes(tmp_pat
     last = cv2.cvtColor(result.rows[-1].overlay, cv2.COLOR_RGB2BGR).astype(np.int16)
     assert min(np.abs(f.astype(np.int16) - last).mean() for f in decoded) < 8  # lossy, close
     sheet = cv2.imread(str(result.sheet))
-    assert sheet.shape == (24 + 240 * len(result.rows), 3 * 320, 3)
+    assert sheet.shape == (24 + 240 * len(result.rows), 5 * 320, 3)  # with mask, confidence
     summary = result.summary()
     assert f"sent {result.sent} frames" in summary and f"{result.overlays} overlays" in summary
 

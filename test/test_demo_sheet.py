@@ -23,3 +23,19 @@ def test_a_row_a_frame_camera_labels_overlay():
 def test_no_frame_is_an_error():
     with pytest.raises(DemoError, match="no frame came back"):
         contact_sheet([], read_palette("camvid", None))
+
+
+def test_mask_and_confidence_columns_in_grey_where_the_rows_have_them():
+    palette = read_palette("camvid", None)
+    camera = np.full((240, 320, 3), 7, np.uint8)
+    labels = np.full((240, 320), 3, np.uint8)
+    mask = np.zeros((240, 320), np.uint8)
+    mask[120:] = 255
+    confidence = np.full((240, 320), 180, np.uint8)
+    row = SheetRow(1, camera, labels, camera, mask, confidence)
+    sheet = contact_sheet([row], palette, "Road, Sidewalk")
+    assert sheet.shape == (24 + 240, 5 * SHEET_CELL_WIDTH, 3)
+    cells = sheet[24:]
+    assert np.all(cells[:120, 960:1280] == 0) and np.all(cells[120:, 960:1280] == 255)
+    assert np.all(cells[:, 1280:] == 180)
+    assert not np.all(sheet[:24, 960:1280] == 255)  # titled

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 from _runtime_bags import write_bag
-from _runtime_fixtures import fixture_metadata, make_model_file, reference_labels
+from _runtime_fixtures import (fixture_metadata, make_model_file, reference_confidence,
+                               reference_labels)
 from rosbags.rosbag2 import Reader, StoragePlugin
 
 from enet_ros.cli import build_parser, main
@@ -260,3 +261,22 @@ def test_bag_errors_are_one_line(tmp_path: Path, model: Path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("enet-ros bag: error: "), err
         assert message in err[0], err[0]
+
+
+def test_segment_writes_the_confidence_when_asked(tmp_path: Path, model: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    with_confidence = make_model_file(tmp_path / "confident.onnx", confidence=True)
+    rgb = RNG.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out"
+    assert _status(["segment", str(tmp_path / "a.png"), "--out", str(out), "--model",
+                    str(with_confidence), "--confidence"]) == 0
+    written = cv2.imread(str(out / "a_confidence.png"), cv2.IMREAD_UNCHANGED)
+    expected, certain = reference_confidence(rgb)
+    assert written.dtype == np.uint8 and written.shape == rgb.shape[:2]
+    np.testing.assert_array_equal(written[certain], expected[certain])
+    assert "and confidence to" in capsys.readouterr().out
+    assert _status(["segment", str(tmp_path / "a.png"), "--out", str(tmp_path / "o2"),
+                    "--model", str(model), "--confidence"]) == 2
+    assert "tiny.onnx has no confidence output" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()

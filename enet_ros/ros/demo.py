@@ -18,6 +18,7 @@ ROS_DOMAIN_ID or else a random one, so the demo's camera never reaches a robot's
 Fast DDS with the shipped large shared-memory profile unless one is set.
 """
 import array
+import functools
 import os
 import random
 import signal
@@ -49,6 +50,8 @@ from enet_ros.video import WEB_VIDEO_SUFFIX, VideoError, open_web_writer
 CAMERA_TOPIC = "/camera/image_raw"
 LABELS_TOPIC = "/enet/labels"
 OVERLAY_TOPIC = "/enet/overlay"
+MASK_TOPIC = "/enet/mask"
+CONFIDENCE_TOPIC = "/enet/confidence"
 SHEET_ROWS = 5
 STARTUP_TIMEOUT_S = 120.0     # loading and warming up a model on a slow CPU
 DRAIN_TIMEOUT_S = 5.0         # after the last frame: how long to wait for the outputs
@@ -106,8 +109,9 @@ class _Collector:
     caught on the next).
     """
 
-    def __init__(self, fps: float, video_path: Path) -> None:
+    def __init__(self, fps: float, video_path: Path, parts: "tuple[str, ...]") -> None:
         self.lock = threading.Lock()
+        self.parts = parts  # what a sheet row needs: labels, overlay, and mask, confidence
         self.fps = fps
         self.video_path = video_path
         self.video: "cv2.VideoWriter | None" = None
@@ -174,16 +178,24 @@ class _Collector:
             if stamp in self.candidates:
                 self._part(stamp, "overlay", overlay)
 
+    def on_grey(self, name: str, msg: Image) -> None:
+        """enet/mask or enet/confidence: mono8, one byte a pixel like the labels."""
+        stamp = _stamp_ns(msg)
+        with self.lock:
+            if stamp in self.candidates:
+                self._part(stamp, name, _labels(msg))
+
     def _part(self, stamp: int, name: str, pixels: np.ndarray) -> None:
         parts = self.partial.setdefault(stamp, {})
         parts[name] = pixels
-        if len(parts) < 2:
+        if len(parts) < len(self.parts):
             return
         rank, camera = self.candidates.pop(stamp)
         del self.partial[stamp]
         if not self._wanted(rank):
             return
-        self.kept[rank] = SheetRow(stamp, camera, parts["labels"], parts["overlay"])
+        self.kept[rank] = SheetRow(stamp, camera, parts["labels"], parts["overlay"],
+                                   parts.get("mask"), parts.get("confidence"))
         if len(self.kept) > 2 * SHEET_ROWS:
             self.stride *= 2
             self.kept = {r: row for r, row in self.kept.items() if r % self.stride == 0}
@@ -259,10 +271,13 @@ def _camera_message(rgb: np.ndarray, stamp_ns: int, frame_id: str = "camera") ->
     return msg
 
 
-def _start_node(model: Path, log_path: Path, env: "dict[str, str]") -> subprocess.Popen:
+def _start_node(model: Path, log_path: Path, env: "dict[str, str]",
+                mask_classes: "tuple[str, ...]") -> subprocess.Popen:
     command = [sys.executable, "-m", "enet_ros.ros.node", "--ros-args",
                "-p", f"model:={model}", "-p", "use_camera_info:=false",
                "-r", f"image:={CAMERA_TOPIC}"]
+    if mask_classes:
+        command += ["-p", f"mask_classes:={','.join(mask_classes)}"]
     with log_path.open("w") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -293,17 +308,22 @@ def _stop(node: subprocess.Popen) -> int:
 
 
 def run_demo(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", model: Path,
-             palette: Palette, out: Path, seconds: float, rate: float) -> DemoResult:
+             palette: Palette, out: Path, seconds: float, rate: float,
+             mask_classes: "tuple[str, ...]" = (), confidence: bool = False) -> DemoResult:
     """Play ``frames()`` ((source key, RGB) pairs, looped as needed) to a fresh segment_node
-    for ``seconds`` at ``rate`` Hz, and write out/overlay.webm and out/contact_sheet.png."""
+    for ``seconds`` at ``rate`` Hz, and write out/overlay.webm and out/contact_sheet.png; the
+    sheet shows enet/mask of ``mask_classes`` and enet/confidence where asked for."""
     if seconds <= 0 or rate <= 0:
         raise DemoError(f"--seconds and --rate must be positive, got {seconds} and {rate}")
     planned = max(1, round(seconds * rate))
     out.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(rate, out / VIDEO_NAME)
+    outputs = [(LABELS_TOPIC, "labels"), (OVERLAY_TOPIC, "overlay")]
+    outputs += [(MASK_TOPIC, "mask")] if mask_classes else []
+    outputs += [(CONFIDENCE_TOPIC, "confidence")] if confidence else []
+    collector = _Collector(rate, out / VIDEO_NAME, tuple(name for _, name in outputs))
     log_path = out / LOG_NAME
     with _environment(demo_environment(os.environ)):
-        node = _start_node(model, log_path, dict(os.environ))
+        node = _start_node(model, log_path, dict(os.environ), mask_classes)
         context = Context()
         camera: "Node | None" = None
         executor: "SingleThreadedExecutor | None" = None
@@ -312,16 +332,17 @@ def run_demo(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", model:
             camera = Node("enet_demo_camera", context=context)
             qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
             publisher = camera.create_publisher(Image, CAMERA_TOPIC, qos)
-            for topic, callback in ((LABELS_TOPIC, collector.on_labels),
-                                    (OVERLAY_TOPIC, collector.on_overlay)):
-                camera.create_subscription(Image, topic, callback, qos)
+            callbacks = {"labels": collector.on_labels, "overlay": collector.on_overlay}
+            for topic, name in outputs:
+                camera.create_subscription(Image, topic, callbacks.get(
+                    name, functools.partial(collector.on_grey, name)), qos)
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(camera)
             threading.Thread(target=executor.spin, daemon=True).start()
             # Reliable both ways: segment_node's camera_reliability auto re-subscribes
             # reliable within a second of seeing this camera; frames sent before may be lost.
             _wait_until(lambda: publisher.get_subscription_count() > 0 and all(
-                camera.count_publishers(t) > 0 for t in (LABELS_TOPIC, OVERLAY_TOPIC)) and all(
+                camera.count_publishers(topic) > 0 for topic, _ in outputs) and all(
                 info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
                 for info in camera.get_subscriptions_info_by_topic(CAMERA_TOPIC)),
                 node, log_path, STARTUP_TIMEOUT_S, "segment_node did not subscribe to the camera")
@@ -349,7 +370,7 @@ def run_demo(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", model:
             collector.close()
     sheet_path = out / SHEET_NAME
     rows = collector.rows()
-    sheet = contact_sheet(rows, palette)
+    sheet = contact_sheet(rows, palette, ", ".join(mask_classes))
     if not cv2.imwrite(str(sheet_path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise DemoError(f"cannot write {sheet_path}")
     return DemoResult(sent, collector.labels, collector.overlays, publish_seconds,
