@@ -124,7 +124,9 @@ class MaskUnpool(nn.Module):
 
     def __init__(self, channels: int | None = None) -> None:
         super().__init__()
-        self.identity = None if channels is None else torch.ones(channels, 1, 1, 1)
+        # a buffer, so that .to(device or dtype) moves it with the module; not saved
+        self.register_buffer("identity", None if channels is None else
+                             torch.ones(channels, 1, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.identity is not None:
@@ -421,7 +423,11 @@ def export_onnx(net: ENet, out: str | Path, metadata: ModelMetadata,
                           dtype=getattr(torch, IO_KINDS[metadata.io].input_dtype.name))
     outputs = [LABELS_NAME, CONFIDENCE_NAME] if confidence else [LABELS_NAME]
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+        # torch's own deprecation notices about its exporters (and the TorchScript tracer's
+        # notes on constant shapes, which the export fixes on purpose) say nothing about the
+        # model; any other warning is shown
+        for category in (FutureWarning, DeprecationWarning, torch.jit.TracerWarning):
+            warnings.simplefilter("ignore", category)
         if opset == JETPACK4_OPSET:
             model = _export_opset13(wrapper, example, outputs, fixed_size is None)
         else:

@@ -486,3 +486,11 @@ def test_cli_errors_are_one_line(tmp_path, args, message):
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_mask_unpool_weights_move_with_the_module_and_are_not_saved():
+    from enet_train.export import MaskUnpool
+
+    unpool = MaskUnpool(4).to(torch.float64)
+    assert unpool.identity.dtype == torch.float64 and unpool.state_dict() == {}
+    assert MaskUnpool().identity is None
