@@ -123,8 +123,10 @@ def test_input_size_scores_what_the_node_gives_at_that_network_size(data, tmp_pa
     assert report["confusion_matrix"] == want.tolist()
     assert report["mean_iou"] < 1.0  # 28x40 frames through 16x24: region edges move
     capsys.readouterr()
-    assert run(str(model), "--data", str(data), "--input-size", "20", "24") == 2
-    assert "multiples of 8" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused as parsed, before any frame is read
+        run(str(model), "--data", str(data), "--input-size", "20", "24")
+    assert refused.value.code == 2
+    assert "argument --input-size: 20 is not a multiple of 8" in capsys.readouterr().err
     torch.save({"model": ENet(11).state_dict(), "class_names": list(CLASS_NAMES)},
                tmp_path / "m.pth")
     assert run(str(tmp_path / "m.pth"), "--data", str(data), "--input-size", "16", "24") == 2
