@@ -27,8 +27,8 @@ class SheetRow:
     camera: np.ndarray    # RGB, as published
     labels: np.ndarray    # class ids, as received
     overlay: np.ndarray   # RGB, as received
-    mask: Optional[np.ndarray] = None        # 255/0 of mask_classes, where asked for
-    confidence: Optional[np.ndarray] = None  # 255 x the top class's probability, where present
+    mask: "Optional[np.ndarray]" = None        # 255/0 of mask_classes, where asked for
+    confidence: "Optional[np.ndarray]" = None  # 255 x the top class's probability, where present
 
 
 def contact_sheet(rows: "list[SheetRow]", palette: Palette, mask_title: str = "") -> np.ndarray:
