@@ -162,8 +162,8 @@ def seen_in_training(train_args: dict, dataset: str, split: str,
     does not say what it was trained on (or was trained on another data set)."""
     if train_args.get("dataset") != dataset or "train_split" not in train_args:
         return None
-    held_out = (train_args.get("val_sequences") or "").split(",") if \
-        train_args.get("val_sequences") else None
+    held = train_args.get("val_sequences")
+    held_out = held.split(",") if held else None
     return splits_overlap(train_args["train_split"], split, held_out, sequences)
 
 

@@ -1,6 +1,6 @@
 """CamVid in the SegNet tutorial layout (the split of the ENet paper's CamVid table).
 
-    root/train/*.png  root/trainannot/*.png   (and val/ valannot/, test/ testannot/)
+    root/train/*.png  root/trainannot/*.png   (and val/ valannot/)
 
 Images are 480x360 RGB; annotations are 8-bit class ids 0..10 and 11 for void (ignored). The
 ``<split>.txt`` lists carry an old absolute prefix (/SegNet/CamVid/...), so pairs are found by
@@ -15,7 +15,6 @@ from .base import SegmentationDataset, Transform, identity_label_map, pair_by_st
 CLASS_NAMES = ("Sky", "Building", "Pole", "Road", "Sidewalk", "Tree", "SignSymbol", "Fence",
                "Car", "Pedestrian", "Bicyclist")
 VOID_ID = 11
-SPLITS = ("train", "val", "test")
 
 
 def camvid(root: str | Path, split: str, transforms: Transform | None = None,
