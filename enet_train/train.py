@@ -189,10 +189,16 @@ def plain_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def changed_args(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """'name: saved -> current' for each computation-relevant argument that differs."""
+    """'name: saved -> current' for each computation-relevant argument that differs.
+
+    An argument the checkpoint predates (added to enet-train after it was written) counts as
+    its default, which is what that run computed with, so a long run resumes across upgrades.
+    """
+    defaults = get_args_parser()
     keys = sorted((saved.keys() | current.keys()) - RUNTIME_ARGS)
-    return [f"--{k.replace('_', '-')}: {saved.get(k)!r} -> {current.get(k)!r}"
-            for k in keys if saved.get(k) != current.get(k)]
+    before = {k: saved[k] if k in saved else defaults.get_default(k) for k in keys}
+    return [f"--{k.replace('_', '-')}: {before[k]!r} -> {current.get(k)!r}"
+            for k in keys if before[k] != current.get(k)]
 
 
 def seed_everything(seed: int) -> None:

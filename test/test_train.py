@@ -162,6 +162,12 @@ def test_changed_args_ignores_runtime_only_arguments():
                                       "epochs_full": 4}) == ["--epochs-full: 3 -> 4"]
 
 
+def test_changed_args_takes_an_argument_the_checkpoint_predates_as_its_default():
+    saved = {"lr": 1.0}  # written before --width and --distill-weight existed
+    assert train.changed_args(saved, {"lr": 1.0, "width": 1, "distill_weight": 1.0}) == []
+    assert train.changed_args(saved, {"lr": 1.0, "width": 2}) == ["--width: 1 -> 2"]
+
+
 def test_train_size_must_be_a_multiple_of_8(data, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         parse(data, tmp_path, "--train-size", "30", "32", "--stage", "full")
