@@ -401,12 +401,18 @@ class SegmentNode(Node):
     def _work(self) -> None:
         while not self._slot.closed:
             item = self._slot.take(timeout=0.5)
-            if item is not None:
+            if item is None:
+                continue
+            try:
                 self._process(*item)
+            except Exception as err:  # the worker lives on, but reports ERROR in diagnostics
+                self._stats.count("failed")
+                self.get_logger().error(f"segmentation failed: {type(err).__name__}: {err}",
+                                        throttle_duration_sec=LOG_THROTTLE_S)
 
     def _process(self, header: Header, frame: Any) -> None:
-        """Segment one frame into the outputs someone listens to; count whatever happens."""
-        log = self.get_logger()
+        """Segment one frame into the outputs someone listens to; count whatever happens
+        (an unexpected error, in segmentation or in publishing, is counted by the worker)."""
         listened = {n: self._listened(n) for n in IMAGE_OUTPUTS}
         points = self._points_pub.get_subscription_count() > 0
         # enet/points needs the labels even when nobody listens to enet/labels itself
@@ -420,13 +426,8 @@ class SegmentNode(Node):
                                self._mask_table)
         except ImageCodecError as err:
             self._stats.count("rejected")
-            log.warning(f"skipping a malformed frame: {err}",
-                        throttle_duration_sec=LOG_THROTTLE_S)
-            return
-        except Exception as err:  # the node lives on, but reports ERROR in diagnostics
-            self._stats.count("failed")
-            log.error(f"segmentation failed: {type(err).__name__}: {err}",
-                      throttle_duration_sec=LOG_THROTTLE_S)
+            self.get_logger().warning(f"skipping a malformed frame: {err}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
             return
         self._stats.count("inferred")
         self._stats.inference.add(out.timings.get("infer", float("nan")) * 1e-3)
