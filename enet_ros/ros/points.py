@@ -33,11 +33,13 @@ class DepthFrame(NamedTuple):
 
 
 class PointsResult(NamedTuple):
-    """Points of POINT_DTYPE and the depth image's frame, or None and why not."""
+    """Points of POINT_DTYPE and the depth image's frame, or None and why not: the problem,
+    and the reason it is counted under (no depth, no camera_info, bad depth)."""
 
     points: "Optional[np.ndarray]"
     frame_id: str = ""
     problem: str = ""
+    reason: str = ""
 
 
 def depth_frame(msg: Any) -> DepthFrame:
@@ -80,7 +82,7 @@ class PointsBuilder:
 
     def _skip(self, counter: str, problem: str) -> PointsResult:
         self._counts[counter] += 1
-        return PointsResult(None, problem=problem)
+        return PointsResult(None, problem=problem, reason=counter)
 
     def counts(self) -> "Dict[str, int]":
         """Frames published, and frames without points by reason: no depth, no camera_info,
