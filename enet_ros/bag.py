@@ -45,7 +45,8 @@ DEPTH_SLOP, POINTS_STRIDE, POINTS_MAX_RANGE = (
 
 @dataclass
 class BagSummary:
-    """What segment_bag did: messages copied, frames segmented, frames it could not decode."""
+    """What segment_bag did: messages copied, frames segmented, frames it could not decode,
+    points messages written and the frames without."""
 
     messages: int = 0
     frames: int = 0
@@ -121,15 +122,18 @@ class _BagPoints:
     the node's PointsBuilder."""
 
     def __init__(self, reader: Reader, typestore: Any, image_topic: str, depth_topic: str,
-                 info_topic: str, builder: PointsBuilder, slop_s: float) -> None:
+                 info_topic: str, builder: PointsBuilder, slop_s: float,
+                 progress: bool = True) -> None:
         self._typestore = typestore
         self._builder = builder
         self._problems: "dict[str, str]" = {}
         stamps: "dict[str, list[int]]" = {image_topic: [], depth_topic: [], info_topic: []}
         infos: "dict[caminfo.Intrinsics, caminfo.Intrinsics]" = {}  # one object each
         found: "list[tuple[int, caminfo.Intrinsics]]" = []
-        for conn, _, raw in reader.messages([c for c in reader.connections
-                                             if c.topic in stamps]):
+        connections = [c for c in reader.connections if c.topic in stamps]
+        for conn, _, raw in tqdm(reader.messages(connections), unit="message",
+                                 total=sum(c.msgcount for c in connections),
+                                 disable=not progress, desc="reading stamps"):
             msg = typestore.deserialize_cdr(raw, conn.msgtype)
             stamps[conn.topic].append(_stamp_ns(msg.header))
             if conn.topic == info_topic:
@@ -297,7 +301,7 @@ def segment_bag(src: "str | Path", dst: "str | Path", image_topic: str, segmente
                 info_topic = camera_info_topic or camera_info_beside(image_topic)
                 _check_points_topics(src, topics, image_topic, depth_topic, info_topic)
                 points = _BagPoints(reader, typestore, image_topic, depth_topic, info_topic,
-                                    builder, depth_slop)
+                                    builder, depth_slop, progress)
             total = sum(c.msgcount for c in reader.connections if c.topic == image_topic)
             writer = Writer(dst, version=Writer.VERSION_LATEST, storage_plugin=_storage_of(src))
             with writer, tqdm(total=total, unit="frame", disable=not progress,
