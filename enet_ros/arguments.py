@@ -9,21 +9,24 @@ training side may import the runtime, never the reverse); this stays within Pyth
 """
 import argparse
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 from enet_ros.model_file import SIZE_MULTIPLE
 from enet_ros.palette import PaletteError, palette_path
+from enet_ros.ros.params import spec
 
 
-def number(kind: type, low: float, inclusive: bool, what: str
-           ) -> "Callable[[str], Union[int, float]]":
-    """A type accepting ``kind`` values from ``low`` (or above it); NaN never."""
+def number(kind: type, low: float, inclusive: bool, what: str,
+           high: "Optional[float]" = None) -> "Callable[[str], Union[int, float]]":
+    """A type accepting ``kind`` values from ``low`` (or above it) up to ``high`` (if given,
+    inclusive); NaN never."""
     def parse(text: str) -> "Union[int, float]":
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value != value or (value < low if inclusive else value <= low):
+        if value != value or (value < low if inclusive else value <= low) or (
+                high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{text} is not {what}")
         return value
 
@@ -31,19 +34,21 @@ def number(kind: type, low: float, inclusive: bool, what: str
     return parse
 
 
+def node_parameter(name: str, what: str) -> "Callable[[str], Union[int, float]]":
+    """A type accepting the values the node accepts for its numeric parameter ``name`` (its
+    range in enet_ros.ros.params), so that a command's option and the node's parameter agree."""
+    p = spec(name)
+    low, high = p.float_range if p.float_range is not None else p.int_range[:2]
+    return number(type(p.default), low, True, f"{what} from {low:g} to {high:g}", high)
+
+
 positive_int = number(int, 1, True, "a whole number of at least 1")
 positive_float = number(float, 0, False, "a number above 0")
-
-
-_non_negative_float = number(float, 0, True, "a number from 0 to 1")
-
-
-def probability(text: str) -> float:
-    """An opacity or a fraction: 0 to 1."""
-    value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a number from 0 to 1")
-    return value
+probability = number(float, 0, True, "a number from 0 to 1", 1)  # an opacity, a fraction
+# enet-ros bag's point cloud: the node's enet/points parameters
+depth_slop = node_parameter("depth_slop", "a number of seconds")
+points_stride = node_parameter("points_stride", "a whole number")
+points_max_range = node_parameter("points_max_range", "a number of metres")
 
 
 def size_multiple(text: str) -> int:

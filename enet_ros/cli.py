@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from enet_ros.arguments import (OneLineErrorParser, existing_dir, existing_file, existing_path,
-                                new_path, output_dir, palette_spec, positive_float, positive_int,
+from enet_ros.arguments import (OneLineErrorParser, depth_slop, existing_dir, existing_file,
+                                existing_path, new_path, output_dir, palette_spec,
+                                points_max_range, points_stride, positive_float, positive_int,
                                 probability, size_multiple)
 from enet_ros.engines import ENGINE_KINDS, PRECISIONS, Engine, EngineError, open_engine
 from enet_ros.image_codec import ImageCodecError, decode_image, encode_image
@@ -27,6 +28,7 @@ from enet_ros.inputs import (BagError, Frame, InputError, Unreadable, count_fram
                              is_bag, read_frames)
 from enet_ros.model_file import ModelFile, ModelFileError, open_model_file
 from enet_ros.palette import Palette, PaletteError, load_palette
+from enet_ros.ros.params import spec
 from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
 from enet_ros.shipped import DEFAULT_MODEL, default_model, sample_frames
 
@@ -91,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
     bag.add_argument("--image-topic", required=True,
                      help="sensor_msgs/Image or CompressedImage topic to segment")
     bag.add_argument("--prefix", default="/enet", help="namespace of the added topics")
+    bag.add_argument("--depth-topic", default=None,
+                     help="a depth image registered to the image topic (16UC1 mm or 32FC1 m, "
+                          "e.g. /camera/aligned_depth_to_color/image_raw): also add "
+                          "<prefix>/points, the labelled cloud the node publishes on "
+                          "enet/points (default: none)")
+    bag.add_argument("--camera-info-topic", default=None,
+                     help="CameraInfo of the colour camera, for the points (default: "
+                          "camera_info beside --image-topic, e.g. /camera/color/camera_info)")
+    # the node's enet/points parameters, with its defaults
+    bag.add_argument("--depth-slop", type=depth_slop, default=spec("depth_slop").default,
+                     help="seconds a depth image's stamp may differ from the frame's, 0 to 1; "
+                          "the nearest wins (default 0: equal stamps only)")
+    bag.add_argument("--points-classes", default=spec("points_classes").default,
+                     help="class names the points keep, comma-separated (default: all)")
+    bag.add_argument("--points-stride", type=points_stride,
+                     default=spec("points_stride").default,
+                     help="every n-th depth pixel in each direction, 1 to 64 (default 1)")
+    bag.add_argument("--points-max-range", type=points_max_range,
+                     default=spec("points_max_range").default,
+                     help="metres beyond which a depth is dropped, 0 to 1000 (default 0: no "
+                          "limit)")
     _add_model_args(bag)
 
     bench = commands.add_parser("bench", help="time the model alone and the whole pipeline, "
@@ -132,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# enet-ros bag's options that are the node's enet/points parameters, by the parameter's name
+BAG_POINTS_OPTIONS = ("depth_slop", "points_classes", "points_stride", "points_max_range")
+
+
 def _model_path(args: argparse.Namespace) -> Path:
     """--model (or MODEL) when given, else the shipped model of the installed package."""
     return args.model if args.model is not None else default_model()
@@ -142,6 +169,12 @@ def _check_combinations(args: argparse.Namespace) -> None:
     themselves were checked as they were parsed: enet_ros.arguments)."""
     if (getattr(args, "width", None) is None) != (getattr(args, "height", None) is None):
         raise CliError("give both --width and --height, or neither")
+    if args.command == "bag" and args.depth_topic is None:
+        given = [f"--{name.replace('_', '-')}" for name in BAG_POINTS_OPTIONS
+                 if getattr(args, name) != spec(name).default] + (
+            ["--camera-info-topic"] if args.camera_info_topic is not None else [])
+        if given:
+            raise CliError(f"{', '.join(given)}: no points without --depth-topic")
 
 
 def _segmenter(args: argparse.Namespace, engine_kind: "str | None" = None) -> Segmenter:
@@ -242,14 +275,24 @@ def cmd_bag(args: argparse.Namespace) -> int:
     segmenter = _segmenter(args)
     start = time.perf_counter()
     summary = segment_bag(args.src, args.dst, args.image_topic, segmenter,
-                          overlay_alpha=args.alpha, prefix=args.prefix)
+                          overlay_alpha=args.alpha, prefix=args.prefix,
+                          depth_topic=args.depth_topic,
+                          camera_info_topic=args.camera_info_topic,
+                          **{name: getattr(args, name) for name in BAG_POINTS_OPTIONS})
     _print_summary(summary.frames, time.perf_counter() - start, summary.class_pixels,
                    segmenter.palette)
+    points = ", /points" if args.depth_topic else ""
     print(f"copied {summary.messages} messages and added {args.prefix}/labels, /color, "
-          f"/overlay to {args.dst}")
+          f"/overlay{points} to {args.dst}")
     if summary.skipped:
         print(f"skipped {summary.skipped} undecodable frames; first: "
               f"{summary.first_skip_reason}")
+    if args.depth_topic:
+        print(f"{args.prefix}/points for {summary.points} of {summary.frames} frames")
+        for reason, frames in summary.points_skipped.items():
+            if frames:
+                print(f"  {reason}: {frames} frame{'s' * (frames != 1)}, first: "
+                      f"{summary.points_first_problem[reason]}")
     return 0
 
 

@@ -1,16 +1,20 @@
-"""Pairing depth images with camera frames by header stamp, across two threads.
+"""Pairing depth images with camera frames by header stamp: live across two threads
+(``DepthPairer``, the node), or in a recording whose stamps are all known beforehand
+(``RecordedPairing``, ``enet-ros bag``). Either way a frame takes the depth image whose stamp
+is its own, or the nearest within a slop.
 
-The subscription callback puts each depth image here; the worker, having segmented a camera
-frame, takes the depth image whose stamp is the frame's (exactly, or the nearest within a
-slop). A registered depth image is often published a little after its colour frame (the
-driver aligns it first), so the worker may wait for it, but only while one can still come:
-until a depth image stamped at or after the frame arrives (later ones are farther away), a
-timeout passes, or the depth stream has gone quiet (then no frame waits at all).
+The node's subscription callback puts each depth image here; the worker, having segmented a
+camera frame, takes its depth image. A registered depth image is often published a little
+after its colour frame (the driver aligns it first), so the worker may wait for it, but only
+while one can still come: until a depth image stamped at or after the frame arrives (later
+ones are farther away), a timeout passes, or the depth stream has gone quiet (then no frame
+waits at all).
 """
+import bisect
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Deque, Optional, Tuple
+from collections import Counter, deque
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 # A depth stream that sent nothing for this long is quiet: frames stop waiting for it.
 QUIET_S = 1.0
@@ -63,3 +67,90 @@ class DepthPairer:
             return None
         _, stamp, depth = min(near, key=lambda n: n[0])
         return stamp, depth
+
+
+def nearest(stamps: "Sequence[int]", stamp_ns: int, slop_ns: "Optional[int]" = None
+            ) -> "Optional[int]":
+    """The position in ``stamps`` (ascending) of the stamp nearest to ``stamp_ns``, the earlier
+    of two as near; None when there is none, or none within ``slop_ns`` (None: any distance)."""
+    after = bisect.bisect_left(stamps, stamp_ns)
+    best = None
+    for index in (after - 1, after):
+        if 0 <= index < len(stamps) and (
+                best is None or abs(stamps[index] - stamp_ns) < abs(stamps[best] - stamp_ns)):
+            best = index
+    if best is None or (slop_ns is not None and abs(stamps[best] - stamp_ns) > slop_ns):
+        return None
+    return best
+
+
+class RecordedPairing:
+    """The pairing of a recording's frames and depth images, told every stamp up front, then
+    fed the messages in recording order, where a depth image may come before or after its
+    frame. It holds only what is pending: a depth image until the last frame taking it has
+    come, a frame until its depth image has. Frames and depth images are any objects.
+
+    Several frames may take one depth image (the nearest to each); of depth images sharing a
+    stamp the first fed is taken.
+    """
+
+    def __init__(self, depth_stamps: "Iterable[int]", frame_stamps: "Iterable[int]",
+                 slop_ns: int) -> None:
+        self._stamps = sorted(set(depth_stamps))
+        self._slop_ns = slop_ns
+        # depth stamp -> frames still to take it; a depth image no frame takes is not kept
+        self._uses = Counter(self.depth_for(s) for s in frame_stamps)
+        self._uses.pop(None, None)
+        self._depths: "Dict[int, Any]" = {}
+        self._waiting: "Dict[int, List[Any]]" = {}
+
+    def depth_for(self, frame_stamp: int) -> "Optional[int]":
+        """The stamp of the depth image that the frame stamped ``frame_stamp`` takes."""
+        index = nearest(self._stamps, frame_stamp, self._slop_ns)
+        return None if index is None else self._stamps[index]
+
+    def add_depth(self, stamp_ns: int, depth: Any) -> "List[Tuple[Any, Any]]":
+        """(frame, depth) for each frame that waited for this depth image."""
+        if stamp_ns in self._depths or not self._uses[stamp_ns]:
+            return []  # a frame-less stamp, a duplicate, or one whose frames all came
+        waiting = self._waiting.pop(stamp_ns, [])
+        self._uses[stamp_ns] -= len(waiting)
+        if self._uses[stamp_ns] > 0:
+            self._depths[stamp_ns] = depth
+        return [(frame, depth) for frame in waiting]
+
+    def add_frame(self, stamp_ns: int, frame: Any) -> "List[Tuple[Any, Any]]":
+        """[(frame, its depth image or None when none pairs)] when that is known now, or []
+        when its depth image is still to come (add_depth gives it then)."""
+        stamp = self.depth_for(stamp_ns)
+        if stamp in self._depths:
+            return [(frame, self._take(stamp))]
+        if stamp is not None and self._uses[stamp] > 0:
+            self._waiting.setdefault(stamp, []).append(frame)
+            return []
+        return [(frame, None)]  # none pairs (or a frame the stamps up front did not list)
+
+    def drop_frame(self, stamp_ns: int) -> None:
+        """A frame that will take no depth image (it could not be decoded)."""
+        stamp = self.depth_for(stamp_ns)
+        if stamp is not None and self._uses[stamp] > 0:
+            if stamp in self._depths:
+                self._take(stamp)
+            else:
+                self._uses[stamp] -= 1
+
+    def finish(self) -> "List[Tuple[Any, None]]":
+        """(frame, None) for each frame still waiting: its depth image never came."""
+        left = [(frame, None) for frames in self._waiting.values() for frame in frames]
+        self._waiting.clear()
+        self._depths.clear()
+        return left
+
+    def pending(self) -> "Tuple[int, int]":
+        """Depth images and frames held now."""
+        return len(self._depths), sum(len(f) for f in self._waiting.values())
+
+    def _take(self, stamp: int) -> Any:
+        """The depth image held at ``stamp``, for one frame; let go after its last frame."""
+        self._uses[stamp] -= 1
+        return self._depths[stamp] if self._uses[stamp] > 0 else self._depths.pop(stamp)

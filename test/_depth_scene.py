@@ -1,12 +1,15 @@
 """A known depth scene for the point cloud tests: a plane at 2.0 m and a box nearer.
 
 Depth is written in millimetres (16UC1) or metres (32FC1), registered to a camera frame of
-the same size; ``expected_points`` is the pinhole model evaluated independently in float64.
+the same size; ``expected_points`` is the pinhole model evaluated independently in float64,
+``cloud_points`` reads a PointCloud2 (rclpy's or rosbags') by its own fields.
 """
 from __future__ import annotations
 
 import numpy as np
 
+# sensor_msgs/PointField datatypes -> numpy, to read a cloud independently of the code writing it
+DTYPES = {2: "u1", 7: "<f4"}
 PLANE_MM, BOX_MM = 2000, 1200
 FX, FY, CX, CY = 60.0, 58.0, 31.5, 23.0   # the camera_info's P (and K) at 64x48
 K = (FX, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0)
@@ -39,3 +42,11 @@ def expected_points(depth_m: np.ndarray, labels: np.ndarray, stride: int = 1,
             xyz.append(((u - cx) * z / fx, (v - cy) * z / fy, z))
             kept.append(label)
     return np.array(xyz, np.float64).reshape(-1, 3), np.array(kept, np.uint8)
+
+
+def cloud_points(msg: object) -> np.ndarray:
+    """The points of a sensor_msgs/PointCloud2 as a structured array named by its fields."""
+    dtype = np.dtype({"names": [f.name for f in msg.fields],
+                      "formats": [DTYPES[f.datatype] for f in msg.fields],
+                      "offsets": [f.offset for f in msg.fields], "itemsize": msg.point_step})
+    return np.frombuffer(bytes(msg.data), dtype, count=msg.width * msg.height)

@@ -35,6 +35,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.srv import GetParameters, SetParameters
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from _runtime_fixtures import blocks_frame  # noqa: F401 (the node tests take it from here)
 
 from enet_ros.image_codec import decode_image, encode_image
 from enet_ros.ros.demo import _environment
@@ -312,15 +313,6 @@ def decoded(msg: Image) -> np.ndarray:
         return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
     return decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian,
                         msg.data)
-
-
-def blocks_frame(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
-    """An RGB frame with blocks of the fixture model's classes (dark, red, green, blue)."""
-    rng = np.random.default_rng(seed)
-    colours = np.array([[10, 10, 10], [230, 20, 20], [20, 230, 20], [20, 20, 230]], np.uint8)
-    blocks = rng.integers(0, 4, size=(height // 8, width // 8))
-    image = colours[np.kron(blocks, np.ones((8, 8), int))]
-    return np.ascontiguousarray(image.astype(np.uint8))
 
 
 def write_palette(path: Path, colours: tuple[tuple[int, int, int], ...]) -> Path:

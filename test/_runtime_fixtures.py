@@ -113,3 +113,12 @@ def make_model_file(path: Path, num_classes: int = 4, fixed_size: tuple[int, int
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def blocks_frame(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """An RGB frame with blocks of the fixture model's classes (dark, red, green, blue)."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[10, 10, 10], [230, 20, 20], [20, 230, 20], [20, 20, 230]], np.uint8)
+    blocks = rng.integers(0, 4, size=(height // 8, width // 8))
+    image = colours[np.kron(blocks, np.ones((8, 8), int))]
+    return np.ascontiguousarray(image.astype(np.uint8))

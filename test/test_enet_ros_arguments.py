@@ -25,6 +25,9 @@ BAD_VALUES = {
     arguments.output_dir: ["{file}"],
     arguments.new_path: ["{file}", "{folder}"],
     arguments.palette_spec: ["no_such_palette", "{missing}.yaml"],
+    arguments.depth_slop: ["-0.1", "1.5", "nan", "x"],
+    arguments.points_stride: ["0", "65", "1.5", "x"],
+    arguments.points_max_range: ["-1", "1000.5", "nan", "x"],
 }
 
 
@@ -81,7 +84,8 @@ def test_every_subcommand_and_every_checked_type_is_walked():
     assert {command for command, _ in walked} == set(subcommands())
     assert {("segment", "INPUT"), ("segment", "--out"), ("segment", "--width"),
             ("segment", "--alpha"), ("segment", "--palette"), ("segment", "--model"),
-            ("bag", "IN"), ("bag", "OUT"), ("bench", "--runs"), ("bench", "--threads"),
+            ("bag", "IN"), ("bag", "OUT"), ("bag", "--depth-slop"), ("bag", "--points-stride"),
+            ("bag", "--points-max-range"), ("bench", "--runs"), ("bench", "--threads"),
             ("info", "MODEL"), ("demo", "INPUT"), ("demo", "--seconds"), ("demo", "--rate"),
             ("demo", "--out"), ("build-engine", "--cache-dir")} <= walked
     used = {action.type for parser in subcommands().values() for action in parser._actions}
@@ -136,6 +140,12 @@ def test_no_argument_takes_an_unchecked_type():
     (["bench"] * 2, "enet-ros: error: unrecognized arguments: bench (see enet-ros --help)"),
     (["bag", "{folder}"], "enet-ros bag: error: the following arguments are required: OUT, "
                           "--image-topic (see enet-ros bag --help)"),
+    (["bag", "{folder}", "{missing}", "--image-topic", "/x", "--depth-slop", "2"],
+     "enet-ros bag: error: argument --depth-slop: 2 is not a number of seconds from 0 to 1 "
+     "(see enet-ros bag --help)"),
+    (["bag", "{folder}", "{missing}", "--image-topic", "/x", "--points-stride", "100"],
+     "enet-ros bag: error: argument --points-stride: 100 is not a whole number from 1 to 64 "
+     "(see enet-ros bag --help)"),
 ])
 def test_main_refuses_before_opening_a_model(argv, line, tmp_path, monkeypatch, capsys):
     """The exact line, through main, with the model loader replaced by one that fails the
@@ -167,6 +177,30 @@ def test_good_values_parse_to_what_the_commands_use(tmp_path):
     assert (demo.seconds, demo.rate, demo.out) == (0.5, 30.0, Path("demo_out"))
     assert build_parser().parse_args(["segment", str(tmp_path), "--out",
                                       str(tmp_path / "new")]).out == tmp_path / "new"
+
+
+def test_bag_point_options_take_the_nodes_defaults_and_ranges(tmp_path):
+    """--depth-slop, --points-* are the node's parameters: its defaults, its limits."""
+    from enet_ros.ros.params import spec
+
+    bag = ["bag", str(tmp_path), str(tmp_path / "new"), "--image-topic", "/x"]
+    args = build_parser().parse_args(bag)
+    for name in cli.BAG_POINTS_OPTIONS:
+        assert getattr(args, name) == spec(name).default
+    args = build_parser().parse_args(bag + ["--depth-slop", "1", "--points-stride", "64",
+                                            "--points-max-range", "1000", "--points-classes",
+                                            "Car,Road"])
+    assert (args.depth_slop, args.points_stride, args.points_max_range, args.points_classes) \
+        == (spec("depth_slop").float_range[1], spec("points_stride").int_range[1],
+            spec("points_max_range").float_range[1], "Car,Road")
+
+
+def test_bag_point_options_without_a_depth_topic_are_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "open_model_file", lambda *_: pytest.fail("a model was opened"))
+    bag = ["bag", str(tmp_path), str(tmp_path / "new"), "--image-topic", "/x"]
+    assert main(bag + ["--points-stride", "2", "--camera-info-topic", "/info"]) == 2
+    assert capsys.readouterr().err == ("enet-ros bag: error: --points-stride, "
+                                       "--camera-info-topic: no points without --depth-topic\n")
 
 
 def test_width_without_height_is_refused_before_opening_a_model(monkeypatch, capsys):

@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _runtime_bags import write_bag
+from _depth_scene import cloud_points
+from _runtime_bags import COLOR, DEPTH, TYPESTORE, write_bag, write_points_bag
 from _runtime_fixtures import (fixture_metadata, make_model_file, reference_confidence,
                                reference_labels)
 from rosbags.rosbag2 import Reader, StoragePlugin
@@ -94,6 +95,48 @@ def test_bag_command(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture)
     assert counts == {"/camera/image_raw": 2, "/chatter": 2, "/enet/labels": 2,
                       "/enet/color": 2, "/enet/overlay": 2}
     assert "2 frames in" in capsys.readouterr().out
+
+
+def test_bag_command_adds_points_and_prints_the_frames_without(
+        tmp_path: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
+    written = write_points_bag(tmp_path / "in", StoragePlugin.MCAP)
+    assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--image-topic", COLOR,
+                 "--depth-topic", DEPTH, "--depth-slop", "0.005", "--points-classes",
+                 "red,blue", "--points-stride", "2", "--points-max-range", "10", "--model",
+                 str(model), "--engine", "onnxruntime"]) == 0
+    clouds = []
+    with Reader(tmp_path / "out") as reader:
+        assert {c.topic: c.msgcount for c in reader.connections}["/enet/points"] == 3
+        for conn, _, raw in reader.messages():
+            if conn.topic == "/enet/points":
+                clouds.append(cloud_points(TYPESTORE.deserialize_cdr(raw, conn.msgtype)))
+    assert all(0 < len(c) <= 24 * 32 and set(c["label"]) <= {1, 3} for c in clouds)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-4:] == [
+        f"copied {len(written)} messages and added /enet/labels, /color, /overlay, /points "
+        f"to {tmp_path / 'out'}",
+        "/enet/points for 3 of 6 frames",
+        "  no depth: 1 frame, first: no depth image within 0.005 s of the frame's stamp",
+        "  bad depth: 2 frames, first: malformed depth image: depth encoding 'mono16' is not "
+        "one of 16UC1, 32FC1"]
+
+
+def test_bag_point_errors_are_one_line(tmp_path: Path, model: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    write_points_bag(tmp_path / "in")
+    cases = [
+        (["--depth-topic", "/camera/depth"], f"bag {tmp_path / 'in'} has no topic "
+         f"'/camera/depth'; its image topics: {DEPTH}, {COLOR} (all: "),
+        (["--depth-topic", DEPTH, "--points-classes", "red,Car"],
+         "points_classes names Car, which the model does not have; its classes: dark, red, "
+         "green, blue"),
+    ]
+    for index, (options, message) in enumerate(cases):
+        assert _status(["bag", str(tmp_path / "in"), str(tmp_path / f"out{index}"),
+                        "--image-topic", COLOR, "--model", str(model), *options]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"enet-ros bag: error: {message}"), err
+        assert not (tmp_path / f"out{index}").exists()
 
 
 def test_bench_and_info(model: Path, capsys: pytest.CaptureFixture) -> None:

@@ -17,7 +17,7 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from _depth_scene import BOX_MM, K, P, expected_points, scene_mm
+from _depth_scene import BOX_MM, K, P, cloud_points, expected_points, scene_mm
 from _node_harness import NodeProcess, Probe, blocks_frame, raw_image, ros_env
 from _runtime_fixtures import make_model_file
 
@@ -28,8 +28,6 @@ H, W = 48, 64
 KEEP = (1, 3)                     # red, blue of the fixture model
 STRIDE = 2
 DEPTH_TOPIC = "/cam/aligned_depth"
-# sensor_msgs/PointField datatypes -> numpy, to read the cloud independently of the node
-DTYPES = {2: "u1", 7: "<f4"}
 
 
 @pytest.fixture(scope="module", params=["numpy", "sensor_msgs_py"])
@@ -108,13 +106,6 @@ def _send(probe: Probe, stamp: tuple[int, int], depth: Image | None, seed: int =
     probe.image_pub.publish(raw_image(blocks_frame(H, W, seed=seed), "rgb8", stamp))
 
 
-def _cloud(msg: PointCloud2) -> np.ndarray:
-    dtype = np.dtype({"names": [f.name for f in msg.fields],
-                      "formats": [DTYPES[f.datatype] for f in msg.fields],
-                      "offsets": [f.offset for f in msg.fields], "itemsize": msg.point_step})
-    return np.frombuffer(bytes(msg.data), dtype, count=msg.width * msg.height)
-
-
 def _points_of(probe: Probe, depth_of: Callable[[tuple[int, int]], tuple], tries: int = 5
                ) -> tuple:
     """Send frames until one comes back as points (the first may beat camera_info to the
@@ -148,7 +139,7 @@ def test_points_are_where_the_pinhole_model_puts_the_pixels(node, encoding):
         ("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("rgb", 12, 7), ("label", 16, 2)]
     labels = np.frombuffer(labels_msg.data, np.uint8).reshape(H, W)
     xyz, kept = expected_points(metres, labels, STRIDE, KEEP)
-    cloud = _cloud(msg)
+    cloud = cloud_points(msg)
     assert len(cloud) == len(xyz) and set(kept) == set(KEEP)      # both classes present
     got = np.stack([cloud[k] for k in "xyz"], axis=1).astype(np.float64)
     np.testing.assert_allclose(got, xyz, rtol=0, atol=1e-3)       # to 1 mm (in fact to 1e-6)

@@ -19,7 +19,7 @@ from std_msgs.msg import Header
 
 from _depth_scene import BOX_MM, CX, CY, FX, FY, K, P, PLANE_MM, expected_points, scene_mm
 from enet_ros import pointcloud
-from enet_ros.depth_pairing import DepthPairer
+from enet_ros.depth_pairing import DepthPairer, RecordedPairing, nearest
 from enet_ros.ros import camera_info as caminfo
 from enet_ros.ros import cloud_msg
 from enet_ros.ros.points import DepthFrame, PointsOutput
@@ -241,6 +241,50 @@ def test_a_quiet_depth_stream_keeps_no_frame_waiting():
     assert pairer.take(100, 0, 30.0) is None
 
 
+def test_nearest_stamp_within_the_slop_the_earlier_of_two_as_near():
+    stamps = [100, 200, 300]
+    assert nearest(stamps, 200, 0) == 1
+    assert nearest(stamps, 150, 50) == 0 and nearest(stamps, 151, 50) == 1
+    assert nearest(stamps, 260, 39) is None and nearest(stamps, 260, 40) == 2
+    assert nearest(stamps, 10**9) == 2 and nearest(stamps, -5) == 0   # no slop: any distance
+    assert nearest([], 100) is None
+
+
+def test_a_recording_is_paired_holding_only_what_is_pending():
+    """Frames 100..410 and depth images 100..405 fed in recording order: the depth image
+    before or after its frame, a duplicate stamp, one depth image for two frames, one for
+    none, a frame without; held: what a frame still to come needs, or a frame its depth."""
+    pairing = RecordedPairing([100, 200, 300, 300, 405, 999], [100, 200, 300, 400, 410, 700],
+                              slop_ns=10)
+    steps = [
+        (pairing.add_depth, 100, "d100", [], (1, 0)),
+        (pairing.add_frame, 100, "f100", [("f100", "d100")], (0, 0)),
+        (pairing.add_frame, 200, "f200", [], (0, 1)),                    # its depth comes later
+        (pairing.add_depth, 200, "d200", [("f200", "d200")], (0, 0)),
+        (pairing.add_depth, 300, "d300", [], (1, 0)),
+        (pairing.add_depth, 300, "d300 again", [], (1, 0)),             # the first is kept
+        (pairing.add_frame, 300, "f300", [("f300", "d300")], (0, 0)),
+        (pairing.add_depth, 999, "d999", [], (0, 0)),                   # no frame takes it
+        (pairing.add_depth, 405, "d405", [], (1, 0)),
+        (pairing.add_frame, 400, "f400", [("f400", "d405")], (1, 0)),   # f410 takes it too
+        (pairing.add_frame, 410, "f410", [("f410", "d405")], (0, 0)),
+        (pairing.add_frame, 700, "f700", [("f700", None)], (0, 0)),     # none within 10 ns
+    ]
+    for feed, stamp, item, ready, pending in steps:
+        assert (feed(stamp, item), pairing.pending()) == (ready, pending), (feed, stamp)
+    assert pairing.finish() == []
+
+
+def test_a_dropped_frame_lets_its_depth_go_and_finish_gives_what_waited():
+    pairing = RecordedPairing([100, 200], [100, 200, 200], slop_ns=0)
+    assert pairing.add_frame(100, "a") == [] and pairing.pending() == (0, 1)
+    pairing.drop_frame(200)                       # undecodable: one of the two at 200 is left
+    assert pairing.add_depth(200, "d200") == [] and pairing.pending() == (1, 1)
+    assert pairing.add_frame(200, "b") == [("b", "d200")] and pairing.pending() == (0, 1)
+    assert pairing.finish() == [("a", None)]      # its depth image never came
+    assert pairing.pending() == (0, 0)
+
+
 def _frame(depth: np.ndarray, encoding: str = "16UC1", step: int | None = None) -> DepthFrame:
     return DepthFrame("depth_optical", encoding, depth.shape[0], depth.shape[1],
                       depth.strides[0] if step is None else step, False, depth.tobytes())
@@ -250,6 +294,7 @@ def test_points_output_counts_every_reason_to_skip_a_frame():
     out = PointsOutput(pointcloud.settings(CLASSES, COLOURS, stride=2), slop_s=0.0, wait_s=0.0)
     labels = _labels()
     assert "camera_info" in out.make(1, labels, None).problem
+    assert out.make(1, labels, INFO).reason == "no depth"
     assert "no depth image within 0 s" in out.make(1, labels, INFO).problem
     out.add_depth(2, _frame(scene_mm().astype(np.float32), "16UC1"))
     assert "malformed depth image" in out.make(2, labels, INFO).problem
@@ -262,7 +307,7 @@ def test_points_output_counts_every_reason_to_skip_a_frame():
     assert result.frame_id == "depth_optical" and not result.problem
     np.testing.assert_allclose(_xyz(result.points),
                                expected_points(scene_mm() / 1000.0, labels, 2)[0], atol=1e-6)
-    assert out.diagnostics() == {"points: frames published": "1", "points: frames no depth": "1",
+    assert out.diagnostics() == {"points: frames published": "1", "points: frames no depth": "2",
                                  "points: frames no camera_info": "2",
                                  "points: frames bad depth": "2"}
 

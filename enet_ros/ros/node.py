@@ -50,7 +50,7 @@ from enet_ros.palette import PaletteError, load_palette
 from enet_ros.ros import camera_info as caminfo
 from enet_ros.ros import cloud_msg, dependencies, label_info, params, pipeline
 from enet_ros.ros.frame_slot import LatestSlot
-from enet_ros.ros.points import DepthFrame, PointsOutput
+from enet_ros.ros.points import PointsOutput, depth_frame
 from enet_ros.ros.stats import NodeStats, SequenceGaps
 from enet_ros.segmenter import Segmenter
 
@@ -386,9 +386,7 @@ class SegmentNode(Node):
         self._camera_info = msg
 
     def _on_depth(self, msg: Image) -> None:
-        self._points.add_depth(_stamp_ns(msg.header), DepthFrame(
-            msg.header.frame_id, msg.encoding, msg.height, msg.width, msg.step,
-            bool(msg.is_bigendian), msg.data))
+        self._points.add_depth(_stamp_ns(msg.header), depth_frame(msg))
 
     def _listened(self, name: str) -> bool:
         """Published (mask_classes set, confidence in the file), enabled and subscribed: only

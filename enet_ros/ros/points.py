@@ -4,6 +4,8 @@ The node hands depth images over as plain fields from its subscription callback 
 for each segmented frame, for the labelled points; everything that can go wrong (no depth image
 for the frame, no camera_info, a malformed depth image) is counted here, reported in
 diagnostics, and answered with the reason instead of points, so the node skips the frame.
+``enet-ros bag`` pairs a recording's depth images itself and uses ``PointsBuilder`` alone: the
+same points and the same reasons.
 """
 from typing import Any, Dict, NamedTuple, Optional
 
@@ -31,35 +33,37 @@ class DepthFrame(NamedTuple):
 
 
 class PointsResult(NamedTuple):
-    """Points of POINT_DTYPE and the depth image's frame, or None and why not."""
+    """Points of POINT_DTYPE and the depth image's frame, or None and why not: the problem,
+    and the reason it is counted under (no depth, no camera_info, bad depth)."""
 
     points: "Optional[np.ndarray]"
     frame_id: str = ""
     problem: str = ""
+    reason: str = ""
 
 
-class PointsOutput:
-    """Pairs depth images with segmented frames and turns the pair into labelled points."""
+def depth_frame(msg: Any) -> DepthFrame:
+    """The DepthFrame of a sensor_msgs/Image (read by attribute: rclpy's or rosbags')."""
+    return DepthFrame(msg.header.frame_id, msg.encoding, msg.height, msg.width, msg.step,
+                      bool(msg.is_bigendian), msg.data)
 
-    def __init__(self, cfg: pointcloud.CloudSettings, slop_s: float,
-                 wait_s: float = DEPTH_WAIT_S) -> None:
+
+class PointsBuilder:
+    """Turns a frame's labels, its depth image and the camera's intrinsics into labelled
+    points, counting each frame as published or by the reason it has none."""
+
+    def __init__(self, cfg: pointcloud.CloudSettings, slop_s: float) -> None:
         self._cfg = cfg
         self._slop_ns = int(round(slop_s * 1e9))
-        self._wait_s = wait_s
-        self._depths = DepthPairer()
         self._counts = {"published": 0, "no depth": 0, "no camera_info": 0, "bad depth": 0}
 
-    def add_depth(self, stamp_ns: int, depth: DepthFrame) -> None:
-        """Keep a depth image until a frame takes it (subscription callback; cheap)."""
-        self._depths.put(stamp_ns, depth)
-
-    def make(self, stamp_ns: int, labels: np.ndarray,
-             info: "Optional[caminfo.Intrinsics]") -> PointsResult:
-        """The points of the frame stamped ``stamp_ns`` whose labels (uint8 HxW) are given,
-        from its depth image and ``info`` (the camera's intrinsics); counted either way."""
+    def build(self, depth: "Optional[DepthFrame]", labels: np.ndarray,
+              info: "Optional[caminfo.Intrinsics]") -> PointsResult:
+        """The points of a frame whose labels (uint8 HxW) are given, from the depth image
+        paired with it (None: none within the slop) and ``info`` (the camera's intrinsics;
+        None: none known); counted either way."""
         if info is None:
             return self._skip("no camera_info", "no camera_info received yet")
-        depth = self._depths.take(stamp_ns, self._slop_ns, self._wait_s)
         if depth is None:
             return self._skip("no depth", f"no depth image within {self._slop_ns * 1e-9:g} s "
                                           f"of the frame's stamp")
@@ -78,8 +82,35 @@ class PointsOutput:
 
     def _skip(self, counter: str, problem: str) -> PointsResult:
         self._counts[counter] += 1
-        return PointsResult(None, problem=problem)
+        return PointsResult(None, problem=problem, reason=counter)
+
+    def counts(self) -> "Dict[str, int]":
+        """Frames published, and frames without points by reason: no depth, no camera_info,
+        bad depth."""
+        return dict(self._counts)
 
     def diagnostics(self) -> "Dict[str, str]":
         """Key/values for the node's diagnostics status."""
-        return {f"points: frames {name}": str(n) for name, n in dict(self._counts).items()}
+        return {f"points: frames {name}": str(n) for name, n in self.counts().items()}
+
+
+class PointsOutput(PointsBuilder):
+    """Pairs depth images with segmented frames and turns the pair into labelled points."""
+
+    def __init__(self, cfg: pointcloud.CloudSettings, slop_s: float,
+                 wait_s: float = DEPTH_WAIT_S) -> None:
+        super().__init__(cfg, slop_s)
+        self._wait_s = wait_s
+        self._depths = DepthPairer()
+
+    def add_depth(self, stamp_ns: int, depth: DepthFrame) -> None:
+        """Keep a depth image until a frame takes it (subscription callback; cheap)."""
+        self._depths.put(stamp_ns, depth)
+
+    def make(self, stamp_ns: int, labels: np.ndarray,
+             info: "Optional[caminfo.Intrinsics]") -> PointsResult:
+        """The points of the frame stamped ``stamp_ns`` whose labels (uint8 HxW) are given,
+        from its depth image and ``info`` (the camera's intrinsics); counted either way."""
+        depth = None if info is None else self._depths.take(stamp_ns, self._slop_ns,
+                                                             self._wait_s)
+        return self.build(depth, labels, info)
