@@ -72,6 +72,9 @@ class Launch:
 
     Its own session (process group) is a terminal's foreground job: ``interrupt`` is Ctrl-C,
     SIGINT to launch and to every node at once, which is what launch expects when interactive.
+    Like a foreground job it starts with SIGINT's default action even when the tests do not
+    (a shell's background job, `cmd &`, ignores SIGINT, and exec passes an ignored signal on:
+    Python's launch and the rviz2 stand-in would then sleep through Ctrl-C).
     """
 
     def __init__(self, file_name: str, arguments: list[str], env: dict[str, str],
@@ -82,7 +85,8 @@ class Launch:
             self.proc = subprocess.Popen(
                 [sys.executable, str(RUNNER), "enet_ros", file_name, *arguments],
                 env={**env, MARK: self.mark}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
