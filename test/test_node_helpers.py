@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 
@@ -17,6 +18,17 @@ from enet_ros.ros.stats import (ERROR, OK, WARN, LatencyWindow, NodeStats, RateM
 
 
 # -- LatestSlot ------------------------------------------------------------------------------
+
+def wait_until_blocked(thread: threading.Thread, timeout: float = 5.0) -> None:
+    """Until ``thread`` sleeps in a threading.Condition's wait (what it does, not a delay)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident)
+        if frame is not None and frame.f_code is threading.Condition.wait.__code__:
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"{thread.name} never waited")
+
 
 def test_slot_newest_wins_and_counts_replaced_items():
     slot: LatestSlot[int] = LatestSlot()
@@ -44,7 +56,7 @@ def test_slot_close_wakes_a_waiting_consumer_and_refuses_items():
     got: list[object] = []
     consumer = threading.Thread(target=lambda: got.append(slot.take(timeout=5.0)))
     consumer.start()
-    time.sleep(0.05)
+    wait_until_blocked(consumer)
     slot.close()
     consumer.join(timeout=1.0)
     assert not consumer.is_alive() and got == [None]
@@ -68,8 +80,7 @@ def test_slot_under_a_fast_producer_loses_no_count():
     consumer.start()
     for i in range(2000):
         slot.put(i)
-    time.sleep(0.05)
-    done.set()
+    done.set()  # what the consumer has not taken is the leftover, counted below
     consumer.join(timeout=5.0)
     leftover = slot.take(timeout=0)
     total = len(taken) + slot.dropped + (leftover is not None)
