@@ -29,11 +29,15 @@ MODULES = {
     "enet_ros/palette.py": ["test/test_palette.py"],
     "enet_ros/ros/frame_slot.py": ["test/test_node_helpers.py"],
     "enet_train/metrics.py": ["test/test_metrics.py"],
+    "enet_ros/segmenter.py": ["test/test_segmenter.py"],
+    "enet_ros/model_file.py": ["test/test_model_file.py"],
 }
 
 # (module, original line, mutated line) -> why the mutant behaves as the original. Lines are
 # compared stripped, so the list survives code moving up or down.
 SLOT = "enet_ros/ros/frame_slot.py"
+SEGMENTER = "enet_ros/segmenter.py"
+MODEL_FILE = "enet_ros/model_file.py"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (SLOT, 'T = TypeVar("T")', 'T = TypeVar("XXTXX")'):
         "a TypeVar's name shows only in reprs and type checkers",
@@ -68,7 +72,28 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "not equivalent, but untestable without CUDA: NCCL needs the matrix on the GPU",
     (SLOT, "self._item, self._full = None, False", "self._item, self._full = None, True"):
         "after close take returns the item, which close set to None, so None either way",
+    (SEGMENTER, "if len(size) != 2 or not all(isinstance(s, int) and s > 0 and s % SIZE_MULTIPLE "
+                "== 0", "if len(size) != 2 or not all(isinstance(s, int) and s > 1 and s % "
+                        "SIZE_MULTIPLE == 0"):
+        "of the multiples of 8 (the next test) those above 0 are those above 1",
+    (MODEL_FILE, "if not isinstance(value, int) or value <= 0 or value % SIZE_MULTIPLE:",
+     "if not isinstance(value, int) or value <= 1 or value % SIZE_MULTIPLE:"):
+        "1, the one value that changes side, is refused by the multiple-of-8 test after it",
 }
+# A string annotation is never evaluated (no get_type_hints here; dataclass only looks for
+# ClassVar and InitVar in it), so wrapping it in XX changes nothing.
+EQUIVALENT.update({
+    (SEGMENTER, f'{name}: "{annotation}" = {value}', f'{name}: "XX{annotation}XX" = {value}'):
+        "string annotations are never evaluated"
+    for name, annotation, value in (
+        ("color", "np.ndarray | None", "None"), ("overlay", "np.ndarray | None", "None"),
+        ("timings", "dict[str, float]", "field(default_factory=dict)"),
+        ("confidence", "np.ndarray | None", "None"),
+        ("self.input_size", "tuple[int, int]", "(int(size[0]), int(size[1]))"))})
+EQUIVALENT.update({
+    (MODEL_FILE, f'{name}: "dict[str, Any]" = field(default_factory=dict)',
+     f'{name}: "XXdict[str, Any]XX" = field(default_factory=dict)'):
+        "string annotations are never evaluated" for name in ("training", "validation")})
 
 
 def run(command: list[str], cwd: Path) -> str:
