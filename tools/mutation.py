@@ -122,7 +122,7 @@ EQUIVALENT.update({(module, line, _annotation_wrapped(line)): "a string annotati
                    for module, lines in STRING_ANNOTATIONS.items() for line in lines})
 
 # Strings that are documentation though not docstrings (which mutmut leaves alone): module ->
-# (the function naming the call whose `description` argument is prose, why). A mutant that only
+# (the name of the call whose `description` argument is prose, what that is). A mutant that only
 # adds mutmut's XX inside such an argument is left out of the score as prose; a test would have
 # to repeat the text word for word. What the text must state is tested where it is a fact (the
 # run-time changeable parameters say so: test_node_helpers.py).
@@ -164,10 +164,12 @@ def is_prose(diff: str, spans: "dict[int, list[tuple[int, float]]]") -> bool:
     if removed is None or added is None or added.replace(b"XX", b"") != removed \
             or b"XX" in removed:
         return False
-    first = next(i for i, (a, b) in enumerate(zip(removed, added)) if a != b)
-    last = len(removed) - next(i for i, (a, b) in enumerate(zip(removed[::-1], added[::-1]))
-                               if a != b)  # where the last insertion goes, in removed
+    # where the first and the last XX go, as columns of the original line
+    first = next((i for i, (a, b) in enumerate(zip(removed, added)) if a != b), len(removed))
+    last = len(removed) - next((i for i, (a, b) in enumerate(zip(removed[::-1], added[::-1]))
+                                if a != b), len(removed))
     return any(lo <= first and last <= hi for lo, hi in spans.get(number, ()))
+
 
 def run(command: list[str], cwd: Path) -> str:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True).stdout
