@@ -48,9 +48,7 @@ PARAMS = "enet_ros/ros/params.py"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     (SLOT, 'T = TypeVar("T")', 'T = TypeVar("XXTXX")'):
         "a TypeVar's name shows only in reprs and type checkers",
-    (SLOT, "self._item: T | None = None", "self._item: T & None = None"):
-        "annotations are never evaluated (from __future__ import annotations)",
-    (SLOT, "self._item: T | None = None", 'self._item: T | None = ""'):
+    (SLOT, 'self._item: "T | None" = None', 'self._item: "T | None" = ""'):
         "the item is read only while _full is True, and put sets both together",
     (SLOT, "self._closed = False", "self._closed = None"): "only its truth is read",
     ("enet_ros/image_codec.py", "return np.ascontiguousarray(data).reshape(-1).view(np.uint8)",
@@ -92,6 +90,7 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
 # Lines whose string annotation mutmut wraps in XX: such an annotation is never evaluated (no
 # get_type_hints here; dataclass only looks for ClassVar and InitVar in it), so nothing changes.
 STRING_ANNOTATIONS = {
+    SLOT: ['self._item: "T | None" = None'],
     SEGMENTER: ['color: "np.ndarray | None" = None', 'overlay: "np.ndarray | None" = None',
                 'timings: "dict[str, float]" = field(default_factory=dict)',
                 'confidence: "np.ndarray | None" = None',
