@@ -104,6 +104,46 @@ def test_config_documents_every_parameter_with_the_node_defaults():
             assert commented, f"{match.group(1)} has no comment"
 
 
+def _comments() -> dict[str, str]:
+    """Each parameter of config/segment.yaml and its comment: the comment block above it (shared
+    by a group of keys) and its own comment on the line, whitespace collapsed."""
+    lines = (ROOT / "config" / "segment.yaml").read_text(encoding="utf-8").splitlines()
+    comments = {}
+    for i, line in enumerate(lines):
+        match = re.match(r"^    (\w+):[^#]*(#.*)?$", line)
+        if not match:
+            continue
+        block: list[str] = []
+        for previous in reversed(lines[:i]):
+            if previous.startswith("    # "):
+                block.insert(0, previous.strip(" #"))
+            elif block or not previous.startswith("    "):
+                break  # the block ends; or the top of the parameters, with no block
+        comments[match.group(1)] = " ".join(" ".join(block + [match.group(2) or ""]).split())
+    return comments
+
+
+def test_config_documents_each_parameters_limits_and_whether_it_changes_at_run_time():
+    """What `ros2 param describe` shows (read-only, range, step, choices), the file says too."""
+    comments = _comments()
+    assert set(comments) == set(params.PARAM_NAMES)
+    for spec in params.PARAMS:
+        text = comments[spec.name]
+        assert ("Read-only" in text) == spec.read_only, spec.name
+        assert ("changeable at run time" in text.lower()) == (not spec.read_only), spec.name
+        limits = spec.int_range or spec.float_range
+        if limits:  # "lo to hi", either maybe followed by an aside in parentheses
+            stated = {(float(lo), float(hi)) for lo, hi in re.findall(
+                r"(\d+(?:\.\d+)?)(?: \([^)]*\))? to (\d+(?:\.\d+)?)", text)}
+            assert (float(limits[0]), float(limits[1])) in stated, (spec.name, text)
+        if spec.int_range:
+            step = spec.int_range[2]
+            assert (f"multiples of {step}" in text) == (step > 1), (spec.name, text)
+        for choice in spec.choices or ():
+            assert re.search(rf"(?<![\w-]){re.escape(choice)}(?![\w-])", text), (spec.name,
+                                                                                  choice)
+
+
 def test_rviz_shows_the_points_coloured_by_class():
     """The cloud display draws each point in its class colour (the rgb field) where it is."""
     config = yaml.safe_load((ROOT / "rviz" / "segment.rviz").read_text(encoding="utf-8"))

@@ -228,21 +228,89 @@ def test_every_parameter_has_a_description_and_typed_default():
         assert params.spec(name).read_only, name
 
 
-def test_refuse_update_judges_range_and_type_which_foxys_rclpy_leaves_through():
-    assert params.refuse_update("overlay_alpha", 0.25) is None
-    assert params.refuse_update("overlay_alpha", 1) is None
-    assert "between" in params.refuse_update("overlay_alpha", 1.5)
-    assert "between" in params.refuse_update("overlay_alpha", math.nan)
-    assert params.refuse_update("overlay_alpha", "0.3") is not None
-    assert params.refuse_update("publish_color", False) is None
-    assert params.refuse_update("publish_color", 0) is not None
+def test_only_the_outputs_and_overlay_alpha_change_at_run_time():
+    changeable = {p.name for p in params.PARAMS if not p.read_only}
+    assert changeable == {"overlay_alpha", "publish_labels", "publish_color", "publish_overlay",
+                          "publish_mask", "publish_confidence", "publish_camera_info"}
+    for p in params.PARAMS:  # and their descriptions say so, the others' do not
+        assert ("Changeable at run time." in p.description) == (not p.read_only), p.name
+
+
+def test_a_spec_is_read_only_and_unlimited_by_default():
+    p = params.ParamSpec("x", 0, "a parameter")
+    assert (p.read_only, p.int_range, p.float_range, p.choices, p.constraints) == \
+        (True, None, None, None, "")
+    with pytest.raises(AttributeError):  # frozen
+        p.read_only = False
+
+
+def test_constraints_name_a_step_above_1():
+    assert params.ParamSpec("x", 0, "a parameter", int_range=(0, 10, 2)).constraints == \
+        "0 to 10, a multiple of 2"
+
+
+@pytest.mark.parametrize("name, constraints", [
+    ("engine", "one of: auto, onnxruntime, openvino, tensorrt"),
+    ("output_resolution", "one of: camera, network"),
+    ("transport", "one of: raw, compressed"),
+    ("camera_reliability", "one of: auto, reliable, best_effort"),
+    ("threads", "0 to 256"),
+    ("input_width", "0 to 8192, a multiple of 8"),
+    ("points_stride", "1 to 64"),
+    ("overlay_alpha", "0.0 to 1.0"),
+    ("diagnostics_period", "0.1 to 60.0"),
+    ("model", ""),
+])
+def test_constraints_describe_the_limits(name, constraints):
+    assert params.spec(name).constraints == constraints
+
+
+def test_spec_of_an_unknown_parameter_is_a_key_error():
+    with pytest.raises(KeyError, match="'nonsense'"):
+        params.spec("nonsense")
+
+
+@pytest.mark.parametrize("name, value, refusal", [
+    ("overlay_alpha", 0.25, None),
+    ("overlay_alpha", 0.0, None),
+    ("overlay_alpha", 1, None),  # an integer is a number
+    ("overlay_alpha", 1.5, "overlay_alpha must be between 0.0 and 1.0, got 1.5"),
+    ("overlay_alpha", -0.5, "overlay_alpha must be between 0.0 and 1.0, got -0.5"),
+    ("overlay_alpha", math.nan, "overlay_alpha must be between 0.0 and 1.0, got nan"),
+    ("overlay_alpha", math.inf, "overlay_alpha must be between 0.0 and 1.0, got inf"),
+    ("overlay_alpha", "0.3", "overlay_alpha must be a number"),
+    ("overlay_alpha", True, "overlay_alpha must be a number"),  # a bool is no number here
+    ("diagnostics_period", 0.1, None),
+    ("diagnostics_period", 60.0, None),
+    ("diagnostics_period", 0.05, "diagnostics_period must be between 0.1 and 60.0, got 0.05"),
+    ("diagnostics_period", 61, "diagnostics_period must be between 0.1 and 60.0, got 61"),
+    ("publish_color", False, None),
+    ("publish_color", True, None),
+    ("publish_color", 0, "publish_color must be true or false"),
+    ("publish_labels", "true", "publish_labels must be true or false"),
+    ("threads", "many", None),  # neither a bool nor a float range: rclpy's to judge
+])
+def test_refuse_update_judges_range_and_type_which_foxys_rclpy_leaves_through(name, value,
+                                                                                refusal):
+    assert params.refuse_update(name, value) == refusal
+
+
+@pytest.mark.parametrize("name", ["engine", "precision", "output_resolution", "transport",
+                                  "camera_reliability"])
+def test_check_choice_takes_each_choice(name):
+    for choice in params.spec(name).choices:
+        assert params.check_choice(name, choice) == choice
 
 
 def test_check_choice_and_parse_providers():
-    assert params.check_choice("transport", "compressed") == "compressed"
-    with pytest.raises(ValueError, match="raw, compressed"):
+    with pytest.raises(ValueError) as raised:
         params.check_choice("transport", "theora")
+    assert str(raised.value) == "parameter transport='theora' is not one of raw, compressed"
+    with pytest.raises(ValueError) as raised:  # a parameter without choices takes none
+        params.check_choice("model", "m.onnx")
+    assert str(raised.value) == "parameter model='m.onnx' is not one of "
     assert params.parse_providers("") is None
+    assert params.parse_providers(" , ") is None
     assert params.parse_providers(" CUDAExecutionProvider, CPUExecutionProvider ,") == [
         "CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -263,18 +331,46 @@ def test_camera_reliability_matches_every_publisher(setting, publishers, wanted)
 
 
 def test_camera_reliability_refuses_unknown_settings():
-    with pytest.raises(ValueError, match="auto, reliable, best_effort"):
+    with pytest.raises(ValueError) as raised:
         params.camera_reliability("sometimes", ["reliable"])
+    assert str(raised.value) == \
+        "parameter camera_reliability='sometimes' is not one of auto, reliable, best_effort"
 
 
 def test_inference_threads_leave_a_cpu_unless_told(monkeypatch):
     assert params.inference_threads(3) == 3
+    asked = []
     for cpus, threads in ((1, 1), (2, 1), (8, 7)):
-        monkeypatch.setattr(params.os, "sched_getaffinity", lambda pid, n=cpus: set(range(n)))
+        monkeypatch.setattr(params.os, "sched_getaffinity",
+                            lambda pid, n=cpus: asked.append(pid) or set(range(n)))
         assert params.inference_threads(0) == threads
+    assert asked == [0, 0, 0]  # the CPUs this process may use (pid 0: the caller)
+
+
+@pytest.mark.parametrize("cpus, threads", [(4, 3), (1, 1), (None, 1)])
+def test_inference_threads_without_affinity_count_the_cpus(monkeypatch, cpus, threads):
+    """Where os has no sched_getaffinity (macOS, Windows): os.cpu_count, None when unknown."""
+    monkeypatch.delattr(params.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(params.os, "cpu_count", lambda: cpus)
+    assert params.inference_threads(0) == threads
 
 
 def test_resolve_model_prefers_the_given_path_then_the_shipped_one():
     """One lookup for the node and the command line: enet_ros.shipped (test_shipped.py)."""
     assert params.resolve_model("/x/y.onnx") == params.Path("/x/y.onnx")
     assert params.resolve_model("", {}) == shipped.default_model({})
+    assert params.resolve_model("~/m.onnx") == params.Path.home() / "m.onnx"
+
+
+def test_resolve_model_without_a_shipped_one_says_how_to_give_one(monkeypatch):
+    def missing(environ=None):
+        raise FileNotFoundError("the shipped models/enet_camvid.onnx was not found; searched /x")
+
+    monkeypatch.setattr(params.shipped, "default_model", missing)
+    with pytest.raises(FileNotFoundError) as raised:
+        params.resolve_model("", {})
+    assert str(raised.value) == (
+        "no model given and the shipped models/enet_camvid.onnx was not found; searched /x; "
+        "set the 'model' parameter (--ros-args -p model:=/path/to/model.onnx)")
+    assert raised.value.__suppress_context__
+

@@ -1,6 +1,9 @@
 """The node's per-frame path (enet_ros.ros.pipeline) with a real segmenter, without ROS."""
 from __future__ import annotations
 
+import dataclasses
+import types
+
 import cv2
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from enet_ros.image_codec import ImageCodecError, encode_image
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import load_palette
 from enet_ros.ros import pipeline
-from enet_ros.segmenter import Segmenter
+from enet_ros.segmenter import Segmentation, Segmenter
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +144,74 @@ def test_confidence_follows_the_labels_to_the_camera_size(tmp_path):
     certain = np.repeat(np.repeat(certain, 2, 0), 2, 1)
     np.testing.assert_array_equal(seg.confidence[certain], expected[certain])
     engine.close()
+
+
+def test_every_output_field_is_the_segmentation_encoded(segmenter, rgb):
+    out = pipeline.run(segmenter, _frame("bgr8", rgb), pipeline.Wanted(), 0.25)
+    labels = reference_labels(rgb)
+    colours = segmenter.palette.colours[labels]
+    blended = segmenter.palette.overlay(rgb, labels, 0.25)
+    assert out.labels == pipeline.EncodedImage("mono8", 48, 64, 64, labels.tobytes())
+    assert out.color == pipeline.EncodedImage("rgb8", 48, 64, 192, colours.tobytes())
+    assert out.overlay == pipeline.EncodedImage("bgr8", 48, 64, 192,
+                                                blended[:, :, ::-1].tobytes())
+    assert (out.mask, out.confidence) == (None, None)
+
+
+def test_the_outputs_take_the_labels_size(segmenter):
+    """A camera frame of another size: the labels (and so the outputs) are the camera's size."""
+    small = np.random.default_rng(2).integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    out = pipeline.run(segmenter, _frame("rgb8", small), pipeline.Wanted(), 0.5)
+    assert out.size == (24, 40)
+    assert (out.labels.height, out.labels.width, out.overlay.height, out.overlay.width) == \
+        (24, 40, 24, 40)
+
+
+def test_a_mask_needs_a_mask_table(segmenter, rgb):
+    out = pipeline.run(segmenter, _frame("rgb8", rgb), pipeline.Wanted(mask=True), 0.5)
+    assert out.mask is None and out.labels is not None
+
+
+class FixedSegmenter:
+    """Answers every frame with the same segmentation: labels 0 and the given timings."""
+
+    def segment(self, rgb: np.ndarray, **asked) -> Segmentation:
+        return Segmentation(np.zeros(rgb.shape[:2], np.uint8),
+                            timings={"resize": 1.0, "infer": 2.0, "postprocess": 3.0,
+                                     "total": 6.0})
+
+
+def test_timings_add_decode_and_encode_to_the_segmenters(rgb, monkeypatch):
+    clock = iter([0.5, 0.625, 0.75, 1.0])  # start, decoded, segmented, encoded (exact in binary)
+    monkeypatch.setattr(pipeline, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    out = pipeline.run(FixedSegmenter(), _frame("rgb8", rgb), pipeline.Wanted(), 0.5)
+    assert out.timings == {"resize": 1.0, "infer": 2.0, "postprocess": 3.0, "total": 6.0,
+                           "decode": 125.0, "segment": 6.0, "encode": 250.0}
+
+
+def test_wanted_and_outputs_defaults():
+    wanted = pipeline.Wanted()
+    assert (wanted.labels, wanted.color, wanted.overlay, wanted.mask, wanted.confidence) == \
+        (True, True, True, False, False)
+    first, second = pipeline.Outputs(), pipeline.Outputs()
+    assert (first.labels, first.color, first.overlay, first.mask, first.confidence, first.size,
+            first.timings) == (None, None, None, None, None, (0, 0), {})
+    assert first.timings is not second.timings
+
+
+@pytest.mark.parametrize("flag", ["labels", "color", "overlay", "mask", "confidence"])
+def test_any_output_wanted(flag):
+    nothing = dict(labels=False, color=False, overlay=False, mask=False, confidence=False)
+    assert pipeline.Wanted(**nothing).any is False
+    assert pipeline.Wanted(**{**nothing, flag: True}).any is True
+
+
+@pytest.mark.parametrize("value, field", [
+    (pipeline.RawFrame("rgb8", 1, 1, 3, False, bytes(3)), "data"),
+    (pipeline.CompressedFrame("png", b""), "format"),
+    (pipeline.EncodedImage("mono8", 1, 1, 1, bytes(1)), "encoding"),
+    (pipeline.Wanted(), "labels"),
+])
+def test_frames_and_their_images_are_frozen(value, field):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, field, None)

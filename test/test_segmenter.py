@@ -1,15 +1,20 @@
 """Segmenter: sizes, resolutions, colour and overlay on demand, agreement with a reference."""
 from __future__ import annotations
 
+import types
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
-from _runtime_fixtures import fixture_metadata, make_model_file, reference_labels
+from _runtime_fixtures import (fixture_metadata, make_model_file, reference_confidence,
+                               reference_labels)
 
+from enet_ros import segmenter as segmenter_module
 from enet_ros.engines import Engine, open_engine
 from enet_ros.model_file import open_model_file
 from enet_ros.palette import Palette, load_palette
-from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmenter, SegmenterError
+from enet_ros.segmenter import OUTPUT_RESOLUTIONS, Segmentation, Segmenter, SegmenterError
 
 RNG = np.random.default_rng(3)
 
@@ -17,6 +22,14 @@ RNG = np.random.default_rng(3)
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     path = make_model_file(tmp_path_factory.mktemp("segmenter") / "model.onnx")
+    return open_engine("onnxruntime", open_model_file(path), threads=1)
+
+
+@pytest.fixture(scope="module")
+def confident_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The fixture model with the confidence output."""
+    path = make_model_file(tmp_path_factory.mktemp("segmenter") / "confident.onnx",
+                           confidence=True)
     return open_engine("onnxruntime", open_model_file(path), threads=1)
 
 
@@ -110,21 +123,93 @@ def test_colour_and_overlay_only_when_asked(engine: Engine, palette: Palette) ->
     assert only_overlay.color is None and only_overlay.overlay.shape == (32, 48, 3)
 
 
-@pytest.mark.parametrize("size,match", [((30, 48), "multiples of 8"), ((0, 48), "multiples"),
-                                        ((32,), "multiples")])
-def test_input_size_must_be_multiples_of_8(engine: Engine, palette: Palette, size: tuple,
-                                           match: str) -> None:
-    with pytest.raises(SegmenterError, match=match):
+@pytest.mark.parametrize("size", [(30, 48), (0, 48), (-8, 48), (32, 48.0), (32,), (8, 8, 8)])
+def test_input_size_must_be_multiples_of_8(engine: Engine, palette: Palette,
+                                           size: tuple) -> None:
+    with pytest.raises(SegmenterError) as raised:
         Segmenter(engine, palette, input_size=size)
+    assert str(raised.value) == ("input size (height, width) must be positive multiples of 8, "
+                                 f"got {size}")
 
 
-def test_bad_configuration_and_frames(engine: Engine, palette: Palette) -> None:
-    with pytest.raises(SegmenterError, match="output_resolution"):
+def test_bad_configuration(engine: Engine, palette: Palette) -> None:
+    with pytest.raises(SegmenterError) as raised:
         Segmenter(engine, palette, output_resolution="native")
-    with pytest.raises(SegmenterError, match="palette has 2 classes, the model 4"):
+    assert str(raised.value) == \
+        "output_resolution must be one of ('camera', 'network'), got 'native'"
+    with pytest.raises(SegmenterError) as raised:
         Segmenter(engine, Palette(("a", "b"), np.zeros((2, 3), np.uint8)))
-    segmenter = Segmenter(engine, palette)
-    for frame in (np.zeros((32, 48), np.uint8), np.zeros((32, 48, 3), np.float32),
-                  np.zeros((0, 48, 3), np.uint8)):
-        with pytest.raises(SegmenterError, match="RGB uint8 HxWx3"):
-            segmenter.segment(frame)
+    assert str(raised.value) == "palette has 2 classes, the model 4"
+
+
+@pytest.mark.parametrize("frame, described", [
+    (np.zeros((32, 48), np.uint8), "uint8 (32, 48)"),
+    (np.zeros((32, 48, 3), np.float32), "float32 (32, 48, 3)"),
+    (np.zeros((32, 48, 4), np.uint8), "uint8 (32, 48, 4)"),
+    (np.zeros((0, 48, 3), np.uint8), "uint8 (0, 48, 3)"),
+    (np.zeros((32, 0, 3), np.uint8), "uint8 (32, 0, 3)"),
+    ([[[0, 0, 0]]], "list "),  # no dtype, no shape: the type's name
+])
+def test_frames_that_are_not_rgb_uint8_are_refused(engine: Engine, palette: Palette,
+                                                   frame: object, described: str) -> None:
+    with pytest.raises(SegmenterError) as raised:
+        Segmenter(engine, palette).segment(frame)
+    assert str(raised.value) == \
+        f"segment needs a non-empty RGB uint8 HxWx3 image, got {described}"
+
+
+def test_a_fixed_size_model_gives_its_size_and_refuses_others(
+        tmp_path: Path, palette: Palette) -> None:
+    """The graph's fixed size (here not the metadata's 32x48) is the default and the only one."""
+    path = make_model_file(tmp_path / "fixed.onnx", fixed_size=(16, 24))
+    fixed = open_engine("onnxruntime", open_model_file(path), threads=1)
+    assert Segmenter(fixed, palette).input_size == (16, 24)
+    assert Segmenter(fixed, palette, input_size=(16, 24)).input_size == (16, 24)
+    with pytest.raises(SegmenterError) as raised:
+        Segmenter(fixed, palette, input_size=(32, 48))
+    assert str(raised.value) == \
+        "this model runs at (16, 24) (height, width) only; cannot use input size (32, 48)"
+
+
+def test_an_explicit_input_size_beats_the_metadata(engine: Engine, palette: Palette) -> None:
+    segmenter = Segmenter(engine, palette, input_size=[40, 56])
+    assert segmenter.input_size == (40, 56) and type(segmenter.input_size) is tuple
+
+
+def test_confidence_only_when_asked_and_resized_like_the_labels(
+        engine: Engine, confident_engine: Engine, palette: Palette) -> None:
+    rgb = _frame(50, 70)
+    network = Segmenter(confident_engine, palette, (40, 56), "network")
+    camera = Segmenter(confident_engine, palette, (40, 56))
+    assert network.has_confidence is True and Segmenter(engine, palette).has_confidence is False
+    assert camera.segment(rgb).confidence is None  # not asked for: none, although the file has it
+    small = network.segment(rgb, color=False, overlay=False, confidence=True).confidence
+    expected, certain = reference_confidence(cv2.resize(rgb, (56, 40),
+                                                        interpolation=cv2.INTER_LINEAR))
+    assert small.shape == (40, 56) and small.dtype == np.uint8 and certain.mean() > 0.9
+    np.testing.assert_array_equal(small[certain], expected[certain])
+    result = camera.segment(rgb, color=False, overlay=False, confidence=True)
+    np.testing.assert_array_equal(result.confidence, cv2.resize(
+        small, (70, 50), interpolation=cv2.INTER_NEAREST_EXACT))
+    np.testing.assert_array_equal(result.labels, cv2.resize(
+        reference_labels(cv2.resize(rgb, (56, 40), interpolation=cv2.INTER_LINEAR)), (70, 50),
+        interpolation=cv2.INTER_NEAREST_EXACT))
+    # a file without the output: None, asked or not
+    assert Segmenter(engine, palette).segment(rgb, confidence=True).confidence is None
+
+
+def test_timings_are_the_milliseconds_between_the_steps(engine: Engine, palette: Palette,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([0.5, 0.625, 0.75, 1.0])  # start, resized, inferred, done (exact in binary)
+    monkeypatch.setattr(segmenter_module, "time",
+                        types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    result = Segmenter(engine, palette).segment(_frame(50, 70))
+    assert result.timings == {"resize": 125.0, "infer": 125.0, "postprocess": 250.0,
+                              "total": 500.0}
+
+
+def test_a_segmentation_holds_labels_only_by_default() -> None:
+    labels = np.zeros((2, 3), np.uint8)
+    first, second = Segmentation(labels), Segmentation(labels)
+    assert (first.color, first.overlay, first.confidence, first.timings) == (None, None, None, {})
+    assert first.labels is labels and first.timings is not second.timings

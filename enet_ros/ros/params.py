@@ -123,9 +123,6 @@ PARAMS: "tuple[ParamSpec, ...]" = (
 )
 
 PARAM_NAMES = frozenset(p.name for p in PARAMS)
-# Declared by the node from the loaded model, read-only, not settable from a params file:
-# the class names and their label ids (the pixel values of enet/labels), in the same order.
-REPORTED_PARAMS = ("class_names", "class_ids")
 
 
 def spec(name: str) -> ParamSpec:
