@@ -23,7 +23,7 @@ from rosbags.typesys import Stores, get_typestore
 from tqdm import tqdm
 
 from enet_ros import pointcloud
-from enet_ros.depth_pairing import RecordedPairing, nearest
+from enet_ros.depth_pairing import RecordedPairing, nearest, stamp_ns
 from enet_ros.image_codec import (ImageCodecError, decode_compressed, decode_image,
                                   encode_image, overlay_encoding)
 from enet_ros.inputs import BagError, Frame, Unreadable, is_bag
@@ -101,10 +101,6 @@ def camera_info_beside(image_topic: str) -> str:
     return base.rpartition("/")[0] + "/camera_info"
 
 
-def _stamp_ns(header: Any) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 @dataclass
 class _Segmented:
     """A segmented frame that may wait for its depth image."""
@@ -122,8 +118,7 @@ class _BagPoints:
     the node's PointsBuilder."""
 
     def __init__(self, reader: Reader, typestore: Any, image_topic: str, depth_topic: str,
-                 info_topic: str, builder: PointsBuilder, slop_s: float,
-                 progress: bool = True) -> None:
+                 info_topic: str, builder: PointsBuilder, progress: bool = True) -> None:
         self._typestore = typestore
         self._builder = builder
         self._problems: "dict[str, str]" = {}
@@ -135,7 +130,7 @@ class _BagPoints:
                                  total=sum(c.msgcount for c in connections),
                                  disable=not progress, desc="reading stamps"):
             msg = typestore.deserialize_cdr(raw, conn.msgtype)
-            stamps[conn.topic].append(_stamp_ns(msg.header))
+            stamps[conn.topic].append(stamp_ns(msg.header))
             if conn.topic == info_topic:
                 info = caminfo.from_msg(msg)
                 found.append((stamps[info_topic][-1], infos.setdefault(info, info)))
@@ -143,12 +138,12 @@ class _BagPoints:
         self._info_stamps = [stamp for stamp, _ in found]
         self._infos = [info for _, info in found]
         self._pairing = RecordedPairing(stamps[depth_topic], stamps[image_topic],
-                                        int(round(slop_s * 1e9)))
+                                        builder.slop_ns)
 
     def frame(self, header: Any, timestamp: int, labels: np.ndarray
               ) -> "list[tuple[int, bytes]]":
         """Points messages (bag timestamp, CDR) that a segmented frame completes."""
-        stamp = _stamp_ns(header)
+        stamp = stamp_ns(header)
         index = nearest(self._info_stamps, stamp)
         info = None if index is None else self._infos[index]
         segmented = _Segmented(header, timestamp, labels.copy(), info)  # engines reuse buffers
@@ -159,12 +154,12 @@ class _BagPoints:
 
     def undecodable(self, header: Any) -> None:
         """A frame that takes no depth image."""
-        self._pairing.drop_frame(_stamp_ns(header))
+        self._pairing.drop_frame(stamp_ns(header))
 
     def depth(self, msg: Any) -> "list[tuple[int, bytes]]":
         """Points messages of the frames that waited for this depth image."""
         depth = depth_frame(msg)._replace(data=bytes(msg.data))  # not a view of the bag
-        return self._messages(self._pairing.add_depth(_stamp_ns(msg.header), depth))
+        return self._messages(self._pairing.add_depth(stamp_ns(msg.header), depth))
 
     def finish(self) -> "list[tuple[int, bytes]]":
         """Points messages still due (none: every frame's depth image came)."""
@@ -301,7 +296,7 @@ def segment_bag(src: "str | Path", dst: "str | Path", image_topic: str, segmente
                 info_topic = camera_info_topic or camera_info_beside(image_topic)
                 _check_points_topics(src, topics, image_topic, depth_topic, info_topic)
                 points = _BagPoints(reader, typestore, image_topic, depth_topic, info_topic,
-                                    builder, depth_slop, progress)
+                                    builder, progress)
             total = sum(c.msgcount for c in reader.connections if c.topic == image_topic)
             writer = Writer(dst, version=Writer.VERSION_LATEST, storage_plugin=_storage_of(src))
             with writer, tqdm(total=total, unit="frame", disable=not progress,

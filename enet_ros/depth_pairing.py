@@ -20,6 +20,11 @@ from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequenc
 QUIET_S = 1.0
 
 
+def stamp_ns(header: Any) -> int:
+    """A std_msgs/Header's stamp in nanoseconds (rclpy's or rosbags' message): the pairing key."""
+    return header.stamp.sec * 1000000000 + header.stamp.nanosec
+
+
 class DepthPairer:
     """The newest ``capacity`` depth images by stamp (nanoseconds), for the worker to match.
 

@@ -42,6 +42,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from enet_ros.demo_sheet import DemoError, SheetRow, contact_sheet
+from enet_ros.depth_pairing import stamp_ns
 from enet_ros.image_codec import decode_image, encode_image
 from enet_ros.palette import Palette
 from enet_ros.shipped import shipped_path
@@ -82,10 +83,6 @@ class DemoResult:
                 f"{self.labels} labels and {self.overlays} overlays ({self.output_rate_hz:.1f} Hz)"
                 f"\nlatency, stamp to overlay received: median {np.median(lat):.0f} ms, "
                 f"p90 {np.percentile(lat, 90):.0f} ms")
-
-
-def _stamp_ns(msg: Image) -> int:
-    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
 
 def _labels(msg: Image) -> np.ndarray:
@@ -160,7 +157,7 @@ class _Collector:
             raise DemoError(str(err)) from None
 
     def on_labels(self, msg: Image) -> None:
-        stamp = _stamp_ns(msg)
+        stamp = stamp_ns(msg.header)
         with self.lock:
             self.labels += 1
             if stamp in self.candidates:
@@ -168,7 +165,7 @@ class _Collector:
 
     def on_overlay(self, msg: Image) -> None:
         received = time.time_ns()
-        stamp = _stamp_ns(msg)
+        stamp = stamp_ns(msg.header)
         overlay = _rgb(msg)
         with self.lock:
             self.overlays += 1
@@ -180,7 +177,7 @@ class _Collector:
 
     def on_grey(self, name: str, msg: Image) -> None:
         """enet/mask or enet/confidence: mono8, one byte a pixel like the labels."""
-        stamp = _stamp_ns(msg)
+        stamp = stamp_ns(msg.header)
         with self.lock:
             if stamp in self.candidates:
                 self._part(stamp, name, _labels(msg))
@@ -261,11 +258,11 @@ def _looped(frames: "Callable[[], Iterable[tuple[object, np.ndarray]]]", count: 
             raise DemoError("the input holds no readable frame")
 
 
-def _camera_message(rgb: np.ndarray, stamp_ns: int, frame_id: str = "camera") -> Image:
+def _camera_message(rgb: np.ndarray, stamp: int, frame_id: str = "camera") -> Image:
     step, data = encode_image(rgb, "rgb8")
     msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", is_bigendian=0,
                 step=step)
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
     msg.header.frame_id = frame_id
     msg.data = array.array("B", data)
     return msg

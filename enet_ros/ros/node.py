@@ -43,6 +43,7 @@ from std_msgs.msg import Header
 
 from enet_ros import pointcloud
 from enet_ros.class_mask import mask_table, parse_mask_classes
+from enet_ros.depth_pairing import stamp_ns
 from enet_ros.engines import open_engine
 from enet_ros.image_codec import ImageCodecError
 from enet_ros.model_file import ModelFileError, open_model_file
@@ -386,7 +387,7 @@ class SegmentNode(Node):
         self._camera_info = msg
 
     def _on_depth(self, msg: Image) -> None:
-        self._points.add_depth(_stamp_ns(msg.header), depth_frame(msg))
+        self._points.add_depth(stamp_ns(msg.header), depth_frame(msg))
 
     def _listened(self, name: str) -> bool:
         """Published (mask_classes set, confidence in the file), enabled and subscribed: only
@@ -464,7 +465,7 @@ class SegmentNode(Node):
         """enet/points of this frame: in its depth image's frame, with the frame's stamp."""
         info = self._camera_info
         result = self._points.make(
-            _stamp_ns(header),
+            stamp_ns(header),
             np.frombuffer(labels.data, np.uint8).reshape(labels.height, labels.width),
             None if info is None else caminfo.from_msg(info))
         if result.points is None:
@@ -495,10 +496,6 @@ class SegmentNode(Node):
         if self._worker is not None:
             self._worker.join(timeout=5.0)
         self.cleanup()
-
-
-def _stamp_ns(header: Header) -> int:
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def _image_msg(header: Header, encoded: pipeline.EncodedImage) -> Image:

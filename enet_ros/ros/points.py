@@ -54,7 +54,7 @@ class PointsBuilder:
 
     def __init__(self, cfg: pointcloud.CloudSettings, slop_s: float) -> None:
         self._cfg = cfg
-        self._slop_ns = int(round(slop_s * 1e9))
+        self.slop_ns = int(round(slop_s * 1e9))
         self._counts = {"published": 0, "no depth": 0, "no camera_info": 0, "bad depth": 0}
 
     def build(self, depth: "Optional[DepthFrame]", labels: np.ndarray,
@@ -65,7 +65,7 @@ class PointsBuilder:
         if info is None:
             return self._skip("no camera_info", "no camera_info received yet")
         if depth is None:
-            return self._skip("no depth", f"no depth image within {self._slop_ns * 1e-9:g} s "
+            return self._skip("no depth", f"no depth image within {self.slop_ns * 1e-9:g} s "
                                           f"of the frame's stamp")
         try:
             samples = pointcloud.decode_depth(depth.encoding, depth.height, depth.width,
@@ -111,6 +111,6 @@ class PointsOutput(PointsBuilder):
              info: "Optional[caminfo.Intrinsics]") -> PointsResult:
         """The points of the frame stamped ``stamp_ns`` whose labels (uint8 HxW) are given,
         from its depth image and ``info`` (the camera's intrinsics); counted either way."""
-        depth = None if info is None else self._depths.take(stamp_ns, self._slop_ns,
+        depth = None if info is None else self._depths.take(stamp_ns, self.slop_ns,
                                                              self._wait_s)
         return self.build(depth, labels, info)
