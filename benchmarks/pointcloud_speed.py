@@ -2,8 +2,9 @@
 
 For each size and stride, what the node's worker does a frame: PointsOutput.make (pair, decode
 the 16UC1 depth, pinhole projection, labels, filter; the depth image already waiting), then the
-PointCloud2 message, built with numpy alone or with sensor_msgs_py's create_cloud (when it is
-importable: put a branch of ../shared/ros2-python on PYTHONPATH), interleaved. The scene: a
+PointCloud2 message as the node builds it (numpy alone), and, interleaved, with sensor_msgs_py's
+create_cloud instead (when it is importable: put a branch of ../shared/ros2-python on
+PYTHONPATH), the same bytes, which the node once used. The scene: a
 plane at 2 m with a nearer box, a hole of no depth, every class kept. Medians in milliseconds.
 
     PYTHONPATH=../shared/ros2-python/jazzy/sensor_msgs_py python benchmarks/pointcloud_speed.py
@@ -22,6 +23,11 @@ from enet_ros import pointcloud
 from enet_ros.ros import camera_info as caminfo
 from enet_ros.ros import cloud_msg
 from enet_ros.ros.points import DepthFrame, PointsOutput
+
+try:
+    from sensor_msgs_py import point_cloud2
+except ImportError:
+    point_cloud2 = None
 
 SIZES = ((640, 360), (1280, 720))
 CLASSES = tuple(f"class{i}" for i in range(12))
@@ -58,8 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs of each step")
     args = parser.parse_args()
-    found = cloud_msg.point_cloud2
-    print(f"sensor_msgs_py: {found.__file__ if found else 'absent'}")
+    print(f"sensor_msgs_py: {point_cloud2.__file__ if point_cloud2 else 'absent'}")
     print("| size | stride | points | numpy (ms) | sensor_msgs_py (ms) |")
     print("|---|---|---|---|---|")
     for width, height in SIZES:
@@ -68,11 +73,10 @@ def main() -> None:
             out = PointsOutput(pointcloud.settings(CLASSES, COLOURS, stride=stride), 0.0, 0.0)
             out.add_depth(1, frame)
             points = out.make(1, labels, info).points
-            steps = {"numpy": lambda: cloud_msg.to_msg(Header(), out.make(1, labels, info).points,
-                                                       "numpy")}
-            if cloud_msg.point_cloud2 is not None:
-                steps["sensor_msgs_py"] = lambda: cloud_msg.to_msg(
-                    Header(), out.make(1, labels, info).points, "sensor_msgs_py")
+            steps = {"numpy": lambda: cloud_msg.to_msg(Header(), out.make(1, labels, info).points)}
+            if point_cloud2 is not None:
+                steps["sensor_msgs_py"] = lambda: point_cloud2.create_cloud(
+                    Header(), cloud_msg.point_fields(), out.make(1, labels, info).points)
             ms = _medians_ms(steps, args.runs)
             smp = f"{ms['sensor_msgs_py']:.1f}" if "sensor_msgs_py" in ms else "n/a"
             print(f"| {width}x{height} | {stride} | {len(points)} | {ms['numpy']:.1f} | {smp} |")

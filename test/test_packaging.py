@@ -70,6 +70,8 @@ TEST_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis",
              "catkin_pkg": "python3-catkin-pkg", "colcon": "python3-colcon-common-extensions",
              "PIL": "python3-pil", "packaging": "python3-packaging",
              "lifecycle_msgs": "lifecycle_msgs",  # the lifecycle node's services, in its test
+             # the reference enet/points' bytes are checked against (test_pointcloud.py)
+             "sensor_msgs_py": "sensor_msgs_py",
              # _ros2_launch.py: `ros2 launch` itself, already a run-time dependency
              "ros2launch": "ros2launch"}
 TRAINING_ONLY = {"torch", "torchmetrics", "enet_train", "onnxscript", "matplotlib",

@@ -35,8 +35,6 @@ DEPENDENCIES: "tuple[Dependency, ...]" = (
     Dependency("sensor_msgs", "sensor_msgs", None),
     Dependency("std_msgs", "std_msgs", None),
     Dependency("diagnostic_msgs", "diagnostic_msgs", None),
-    # enet/points uses it where importable (every ROS 2 install) and numpy alone otherwise.
-    Dependency("sensor_msgs_py", "sensor_msgs_py", None),
     # enet/label_info where its LabelInfo exists (vision_msgs 4.1: Humble on); else one log line,
     # so rosdep installs it and the node imports it only if it can.
     Dependency("vision_msgs", "vision_msgs", None),

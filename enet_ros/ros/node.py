@@ -482,7 +482,7 @@ class SegmentNode(Node):
         level, message, values = self._stats.summary(
             self._slot.dropped, self._engine.name, self._engine.providers,
             {"input topic": self._image_topic, "precision": self._engine.precision,
-             "points built with": cloud_msg.BUILDER, **self._points.diagnostics()})
+             **self._points.diagnostics()})
         status = DiagnosticStatus(level=bytes([level]),
                                   name=f"{self._full_name()}: segmentation",
                                   message=message, hardware_id=self._image_topic,
