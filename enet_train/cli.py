@@ -1,4 +1,4 @@
-"""The `enet-train` command: info, train, evaluate, export, check.
+"""The `enet-train` command: info, train, evaluate, export, check, summary.
 
 Each subcommand's arguments come from a parser that tests can build without a subprocess;
 errors the user can fix are one line on stderr and exit status 2, never a traceback.
@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir, positive_int,
-                                  probability, size_multiple)
+from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir,
+                                  non_negative_float, positive_int, probability, size_multiple)
 from enet_ros.inputs import IMAGE_SUFFIXES
 from enet_ros.model_file import DEFAULT_IO, IO_KINDS, ModelFileError, ModelMetadata
 from enet_ros.palette import PaletteError, generated_palette, named_palettes, read_palette
@@ -187,6 +187,17 @@ def _delegate(module_name: str) -> tuple[Callable[[], argparse.ArgumentParser],
     return module.get_args_parser, module.main
 
 
+def _summary(args: argparse.Namespace) -> int:
+    from enet_train.run_summary import LogError, markdown, summarize
+
+    try:
+        summaries = [summarize(path, args.last) for path in args.logs]
+    except LogError as err:
+        raise UsageError(str(err)) from None
+    print(markdown(summaries, args.thin))
+    return 0
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="enet-train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +246,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="list a model file's operators, flag TensorRT gaps")
     check.add_argument("model", type=Path, help="model file (.onnx)")
     check.set_defaults(func=_check)
+
+    summary = sub.add_parser("summary", help="compare runs by their log.csv: last, best and "
+                                             "the mean of the last validations")
+    summary.add_argument("logs", type=Path, nargs="+", help="log.csv of a stage, one a run")
+    summary.add_argument("--last", type=positive_int, default=5,
+                         help="validations the mean takes, the latest ones (5)")
+    summary.add_argument("--thin", type=non_negative_float, default=25.0,
+                         help="name the classes whose mean IoU is under this percentage (25)")
+    summary.set_defaults(func=_summary)
 
     for name, module, text in (("train", "enet_train.train", "train ENet (two stages)"),
                                ("evaluate", "enet_train.evaluate",

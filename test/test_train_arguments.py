@@ -1,6 +1,6 @@
 """Every `enet-train` option refuses a bad value when parsed: one line naming it, exit 2.
 
-The walk covers every option of the train, evaluate, export, info and check parsers, so an
+The walk covers every option of the train, evaluate, export, info, check and summary parsers, so an
 option added later without a checked type fails ``test_no_option_takes_an_unchecked_number``.
 """
 from __future__ import annotations
@@ -46,7 +46,8 @@ def required_args(command: str, tmp_path) -> list[str]:
     return {"train": ["--data", str(tmp_path)], "evaluate": [str(tmp_path / "model.onnx"),
                                                             "--data", str(tmp_path)],
             "export": [str(tmp_path / "model.onnx"), "--out", str(tmp_path / "o.onnx")],
-            "info": [], "check": [str(tmp_path / "model.onnx")]}[command]
+            "info": [], "check": [str(tmp_path / "model.onnx")],
+            "summary": [str(tmp_path / "log.csv")]}[command]
 
 
 @pytest.mark.parametrize("command, option, nargs, bad", list(checked_options()))
