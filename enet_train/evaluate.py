@@ -29,10 +29,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .arguments import OneLineErrorParser, non_negative_int, size_multiple
+from .arguments import (OneLineErrorParser, existing_file, non_negative_float, non_negative_int,
+                        size_multiple)
 from .checkpoint import CheckpointError, load_checkpoint
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, build_dataset, sequence_counts,
                        splits_overlap)
+from .logit_adjustment import WeightsFileError, adjusted_network, read_class_weights
 from .metrics import ConfusionMatrix
 from .model import SIZE_MULTIPLE
 from .reports import class_table_markdown, plot_confusion, write_class_tables
@@ -40,6 +42,8 @@ from .transforms import image_to_tensor
 
 # RGB uint8 HxWx3 -> uint8 HxW class ids at the same size.
 Predictor = Callable[[np.ndarray], np.ndarray]
+# (class_weights.json of the run, strength): see enet_train.logit_adjustment
+Adjustment = tuple[str, float]
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -72,6 +76,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="model file only: run the network at this size (multiples of 8), "
                              "as the node's input_height/input_width would; labels are scored "
                              "at native size")
+    parser.add_argument("--logit-adjust", type=non_negative_float, default=0.0,
+                        metavar="STRENGTH",
+                        help="checkpoint only: subtract STRENGTH x ln(class weight) from each "
+                             "class's scores (1: as if trained without weights; default 0: off)")
+    parser.add_argument("--class-weights", type=existing_file, default=None, metavar="FILE",
+                        help="the class_weights.json of the run (in its --output-dir), for "
+                             "--logit-adjust")
     return parser
 
 
@@ -84,10 +95,16 @@ def pad_to_multiple(image: np.ndarray, multiple: int = SIZE_MULTIPLE) -> np.ndar
     return cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
 
 
-def torch_predictor(path: Path, device: torch.device) -> tuple[Predictor, list[str] | None]:
-    """Predictor running a checkpoint's network; encoder-only scores are upsampled bilinearly."""
+def torch_predictor(path: Path, device: torch.device, adjustment: Adjustment | None = None
+                    ) -> tuple[Predictor, list[str] | None]:
+    """Predictor running a checkpoint's network, its scores adjusted by (class weights file,
+    strength) when given; encoder-only scores are upsampled bilinearly."""
     loaded = load_checkpoint(path)
-    net = loaded.net.to(device).eval()
+    net = loaded.net
+    if adjustment is not None:
+        weights_file, strength = adjustment
+        net = adjusted_network(net, read_class_weights(weights_file, net.num_classes), strength)
+    net = net.to(device).eval()
 
     @torch.no_grad()
     def predict(image: np.ndarray) -> np.ndarray:
@@ -133,17 +150,21 @@ def onnx_predictor(path: Path, threads: int, engine_kind: str = "onnxruntime",
 
 
 def make_predictor(path: Path, device: str, threads: int, engine: str = "onnxruntime",
-                   precision: str = "auto", input_size: tuple[int, int] | None = None
+                   precision: str = "auto", input_size: tuple[int, int] | None = None,
+                   adjustment: Adjustment | None = None
                    ) -> tuple[Predictor, list[str] | None, str]:
     """(predictor, class names if known, what runs it: "torch cpu", "openvino bf16", ...)."""
     if path.suffix.lower() == ".onnx":
+        if adjustment is not None:
+            raise CheckpointError("--logit-adjust is for a checkpoint (.pth): a model file's "
+                                  "scores are what its graph computes")
         return onnx_predictor(path, threads, engine, precision, input_size)
     if input_size is not None:
         raise CheckpointError("--input-size is for a model file (.onnx), as the node runs it; "
                               "export the checkpoint first")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return (*torch_predictor(path, torch.device(device)), f"torch {device}")
+    return (*torch_predictor(path, torch.device(device), adjustment), f"torch {device}")
 
 
 def training_args(path: Path) -> dict:
@@ -185,12 +206,19 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model_path = Path(args.model)
+    adjustment = None
+    if args.logit_adjust:
+        if args.class_weights is None:
+            print("enet-train evaluate: error: --logit-adjust needs --class-weights, the "
+                  "class_weights.json the run wrote to its --output-dir", file=sys.stderr)
+            return 2
+        adjustment = (args.class_weights, args.logit_adjust)
     try:
         sequences = args.val_sequences.split(",") if args.val_sequences else None
         dataset = build_dataset(args.dataset, args.data, args.split, sequences=sequences)
         predict, model_classes, runner = make_predictor(model_path, args.device, args.threads,
                                                         args.engine, args.precision,
-                                                        args.input_size)
+                                                        args.input_size, adjustment)
         if model_classes is not None and len(model_classes) != dataset.num_classes:
             raise DatasetError(f"{model_path} predicts {len(model_classes)} classes but the "
                                f"{args.dataset} data set has {dataset.num_classes}")
@@ -200,12 +228,14 @@ def main(args: argparse.Namespace) -> int:
                   f"not accuracy on unseen streets", file=sys.stderr)
         began = time.perf_counter()
         matrix = evaluate(predict, dataset)
-    except (DatasetError, CheckpointError, ModelFileError, EngineError, SegmenterError) as err:
+    except (DatasetError, CheckpointError, ModelFileError, EngineError, SegmenterError,
+            WeightsFileError) as err:
         print(f"enet-train evaluate: error: {err}", file=sys.stderr)
         return 2
     scores = matrix.compute()
     names = dataset.class_names
-    part = args.split + (f"_{args.val_sequences.replace(',', '+')}" if sequences else "")
+    part = args.split + (f"_{args.val_sequences.replace(',', '+')}" if sequences else "") + \
+        (f"_adjust{args.logit_adjust:g}" if adjustment else "")
     out = Path(args.output_dir) if args.output_dir else \
         model_path.with_name(f"{model_path.stem}_{args.dataset}_{part}")
     out.mkdir(parents=True, exist_ok=True)
@@ -214,6 +244,8 @@ def main(args: argparse.Namespace) -> int:
               "seen_in_training": seen, "images": len(dataset), "resolution": "native",
               "labelled_pixels": dict(zip(names, matrix.to_numpy().sum(1).tolist())),
               "run_by": runner,
+              "logit_adjustment": None if adjustment is None else
+              {"strength": args.logit_adjust, "class_weights": str(args.class_weights)},
               "seconds": round(time.perf_counter() - began, 2), **scores.as_dict(names),
               "confusion_matrix": matrix.to_numpy().tolist(), "class_names": list(names)}
     (out / "report.json").write_text(json.dumps(report, indent=1))
