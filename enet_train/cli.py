@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir,
+from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir, existing_file,
                                   non_negative_float, positive_int, probability, size_multiple)
 from enet_ros.inputs import IMAGE_SUFFIXES
 from enet_ros.model_file import DEFAULT_IO, IO_KINDS, ModelFileError, ModelMetadata
@@ -103,6 +103,7 @@ def _export(args: argparse.Namespace) -> int:
     from enet_train.checkpoint import load_checkpoint
     from enet_train.export import (OPSET, export_onnx, label_agreement, onnxruntime_labels,
                                    torch_labels)
+    from enet_train.logit_adjustment import adjusted_network, read_class_weights
 
     io, opset = TARGETS.get(args.target, (args.io or DEFAULT_IO, OPSET))
     if args.target and args.io not in (None, io):
@@ -114,6 +115,15 @@ def _export(args: argparse.Namespace) -> int:
     if len(names) != ckpt.net.num_classes:
         raise UsageError(f"{len(names)} class names for a network with "
                          f"{ckpt.net.num_classes} classes: pass the names it was trained with")
+    net, adjustment = ckpt.net, {}
+    if args.logit_adjust:
+        if args.class_weights is None:
+            raise UsageError("--logit-adjust needs --class-weights, the class_weights.json the "
+                             "run wrote to its --output-dir")
+        weights = read_class_weights(args.class_weights, net.num_classes)
+        net = adjusted_network(net, weights, args.logit_adjust)
+        adjustment = {"logit_adjustment": {"strength": args.logit_adjust,
+                                           "class_weights": weights.tolist()}}
     dataset = args.dataset or ckpt.args.get("dataset", "unknown")
     palette_spec = args.palette or (dataset if dataset in named_palettes() else None)
     height, width = args.height, args.width
@@ -125,14 +135,15 @@ def _export(args: argparse.Namespace) -> int:
         input_height=height, input_width=width, dataset=dataset,
         training={"train_args": ckpt.args, "commit": ckpt.extra.get("commit", _git_commit()),
                   "epoch": ckpt.extra.get("epoch"),
-                  "export_command": shlex.join(["enet-train", *sys.argv[1:]])},
-        validation=_validation(ckpt.args, ckpt.extra.get("metrics") or {}),
+                  "export_command": shlex.join(["enet-train", *sys.argv[1:]]), **adjustment},
+        # the checkpoint's figures are of the scores before an adjustment: none then
+        validation={} if adjustment else _validation(ckpt.args, ckpt.extra.get("metrics") or {}),
         io=io,
     )
     fixed = (height, width) if args.fixed_size else None
     print(f"exporting {args.checkpoint} ({len(names)} classes, {dataset}) to {args.out} ...",
           flush=True)
-    out = export_onnx(ckpt.net, args.out, metadata, fixed, args.confidence, opset)
+    out = export_onnx(net, args.out, metadata, fixed, args.confidence, opset)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)", flush=True)
     if args.no_verify:
         return 0
@@ -141,7 +152,7 @@ def _export(args: argparse.Namespace) -> int:
         folder = SHARED_CAMVID_VAL
     images, source = _verification_images(folder, args.verify_count, height, width)
     print(f"verifying ONNX Runtime against torch on {source} ...", flush=True)
-    agreement = label_agreement(torch_labels(ckpt.net, images), onnxruntime_labels(out, images))
+    agreement = label_agreement(torch_labels(net, images), onnxruntime_labels(out, images))
     print(f"label agreement, ONNX Runtime vs torch: {agreement * 100:.4f} % "
           f"(required {args.min_agreement * 100:.2f} %)")
     if agreement < args.min_agreement:
@@ -238,6 +249,13 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="dtypes at the graph's edges: uint8 image in and labels out "
                              "(default; TensorRT >= 8.6, ONNX Runtime, OpenVINO) or float32 "
                              "image in, int32 labels out (TensorRT 8.4 and 8.5: JetPack 5)")
+    export.add_argument("--logit-adjust", type=non_negative_float, default=0.0,
+                        metavar="STRENGTH",
+                        help="take STRENGTH x ln(class weight) off each class's scores, folded "
+                             "into the last layer's bias (enet_train/logit_adjustment.py; "
+                             "default 0: off)")
+    export.add_argument("--class-weights", type=existing_file, default=None, metavar="FILE",
+                        help="the class_weights.json of the run, for --logit-adjust")
     export.add_argument("--target", choices=sorted(TARGETS),
                         help="a file for older boards: jetpack4 is float32 I/O at opset 13, "
                              "what TensorRT 8.2 (JetPack 4.6: TX1, Nano, TX2) parses")
@@ -269,12 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from enet_train.checkpoint import CheckpointError
     from enet_train.datasets import DatasetError
     from enet_train.export import ExportError
+    from enet_train.logit_adjustment import WeightsFileError
 
     args = get_args_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (UsageError, CheckpointError, DatasetError, ExportError, ModelFileError,
-            PaletteError) as err:
+            PaletteError, WeightsFileError) as err:
         print(f"enet-train {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from enet_train.export import (JETPACK4_OPSET, ONNX_TRANSLATIONS, ExportError, F
                                MaskUnpool, MaxPoolWithMask, export_onnx, inference_network,
                                label_agreement, onnxruntime_labels, torch_labels)
 from enet_train.model import IMAGE_MEAN, IMAGE_STD
+from enet_train.transforms import image_to_tensor
 from enet_train.tensorrt_support import check_operators, oldest_tensorrt
 
 from conftest import CAMVID_CLASSES, REPO_ROOT, SHARED_DATASETS, make_enet
@@ -409,6 +411,37 @@ def test_cli_exports_a_checkpoint_to_a_fixed_size_file_and_checks_it(tmp_path):
     check = _cli("check", out)
     assert check.returncode == 0 and "every operator is supported" in check.stdout
     assert "ConvTranspose" in check.stdout and "MaxUnpool" not in check.stdout
+
+
+def test_cli_export_folds_the_logit_adjustment_into_the_file(tmp_path):
+    """--logit-adjust: the file's labels are those of the scores minus strength x ln(weight),
+    the metadata says so, and the checkpoint's validation figures (before it) are left out."""
+    net = make_enet(4, seed=3).eval()
+    ckpt = tmp_path / "best.pth"
+    torch.save({"model": net.state_dict(), "class_names": ["a", "b", "c", "d"],
+                "args": {"dataset": "lab"}, "metrics": {"mean_iou": 0.25}}, ckpt)
+    weights = [1.0, 40.0, 2.0, 9.0]
+    (tmp_path / "class_weights.json").write_text(json.dumps({"weights": weights}))
+    common = ["export", ckpt, "--out", tmp_path / "m.onnx", "--height", 32, "--width", 48,
+              "--verify-count", 2, "--logit-adjust", 1.5]
+    done = _cli(*common, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        "--logit-adjust needs --class-weights, the class_weights.json the run wrote to its "
+        "--output-dir")
+    done = _cli(*common, "--class-weights", tmp_path / "class_weights.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    model = open_model_file(tmp_path / "m.onnx")
+    assert model.metadata.training["logit_adjustment"] == {"strength": 1.5,
+                                                           "class_weights": weights}
+    assert model.metadata.validation == {}
+    images = np.random.default_rng(0).integers(0, 256, (2, 32, 48, 3), dtype=np.uint8)
+    with torch.no_grad():
+        scores = net(torch.stack([image_to_tensor(i) for i in images]))
+    offsets = -1.5 * torch.log(torch.tensor(weights)).view(1, -1, 1, 1)
+    want = (scores + offsets).argmax(1).numpy()
+    got = onnxruntime_labels(tmp_path / "m.onnx", images)
+    assert label_agreement(got, want) > 0.999
+    assert label_agreement(got, scores.argmax(1).numpy()) < 0.99  # it moved decisions
 
 
 def test_cli_exports_for_jetpack4_at_opset_13(tmp_path):
