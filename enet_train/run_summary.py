@@ -56,7 +56,8 @@ def _number(row: dict[str, str], key: str, path: Path) -> float | None:
 
 
 def summarize(path: Path, window: int = 5, name: str | None = None) -> RunSummary:
-    """The summary of one stage's log.csv; ``name`` defaults to '<run>/<stage>' (its folders)."""
+    """The summary of one stage's log.csv; ``name`` defaults to '<run>/<stage>' (its folders)
+    for a ``log.csv``, else the file's name without its suffix (a log copied elsewhere)."""
     path = Path(path)
     try:
         with path.open(newline="") as f:
@@ -78,7 +79,8 @@ def summarize(path: Path, window: int = 5, name: str | None = None) -> RunSummar
             class_means[c] = sum(values) / len(values)
     train = _number(scored[-1], "train_miou", path) if scored else None
     return RunSummary(
-        name=name or f"{path.parent.parent.name}/{path.parent.name}", epochs=len(rows),
+        name=name or (f"{path.parent.parent.name}/{path.parent.name}"
+                      if path.name == "log.csv" else path.stem), epochs=len(rows),
         validations=validations, window=window,
         last_mean=sum(v for _, v in validations[-window:]) / len(recent) if recent else None,
         class_means=class_means, train_last=None if train is None else 100.0 * train)

@@ -178,10 +178,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                      help="CPU threads for torch (0: torch's default); on a busy or small CPU, "
                           "fewer threads than cores is often faster")
     run.add_argument("--compile", action="store_true",
-                     help="train through torch.compile (needs a C++ compiler on a CPU): the same "
-                          "steps, about 1.2x faster a step on a CPU core "
-                          "(benchmarks/train_step_speed.py), after a few minutes of compiling "
-                          "each time a run starts")
+                     help="train through torch.compile (needs a C++ compiler on a CPU): the "
+                          "same steps, after a few minutes of compiling each time a run starts; "
+                          "benchmarks/train_step_speed.py times a step both ways on this "
+                          "machine")
     return parser
 
 

@@ -48,6 +48,9 @@ def test_summary_of_a_run(log):
     assert s.train_last == pytest.approx(90.0)
     assert s.thin(25.0) == pytest.approx({"Pole": 15.0})
     assert summarize(log, window=10).last_mean == pytest.approx(35.0)  # all four
+    copied = log.parent.parent / "fold_X_full_log.csv"
+    copied.write_text(log.read_text())
+    assert summarize(copied).name == "fold_X_full_log"
 
 
 def test_markdown_rows(log, tmp_path):
