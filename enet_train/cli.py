@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir, existing_file,
+from enet_train import logit_adjustment
+from enet_train.arguments import (OneLineErrorParser, class_count, existing_dir,
                                   non_negative_float, positive_int, probability, size_multiple)
 from enet_ros.inputs import IMAGE_SUFFIXES
 from enet_ros.model_file import DEFAULT_IO, IO_KINDS, ModelFileError, ModelMetadata
@@ -103,7 +104,6 @@ def _export(args: argparse.Namespace) -> int:
     from enet_train.checkpoint import load_checkpoint
     from enet_train.export import (OPSET, export_onnx, label_agreement, onnxruntime_labels,
                                    torch_labels)
-    from enet_train.logit_adjustment import adjusted_network, read_class_weights
 
     io, opset = TARGETS.get(args.target, (args.io or DEFAULT_IO, OPSET))
     if args.target and args.io not in (None, io):
@@ -116,13 +116,12 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(names)} class names for a network with "
                          f"{ckpt.net.num_classes} classes: pass the names it was trained with")
     net, adjustment = ckpt.net, {}
-    if args.logit_adjust:
-        if args.class_weights is None:
-            raise UsageError("--logit-adjust needs --class-weights, the class_weights.json the "
-                             "run wrote to its --output-dir")
-        weights = read_class_weights(args.class_weights, net.num_classes)
-        net = adjusted_network(net, weights, args.logit_adjust)
-        adjustment = {"logit_adjustment": {"strength": args.logit_adjust,
+    request = logit_adjustment.requested(args)
+    if request is not None:
+        weights_file, strength = request
+        weights = logit_adjustment.read_class_weights(weights_file, net.num_classes)
+        net = logit_adjustment.adjusted_network(net, weights, strength)
+        adjustment = {"logit_adjustment": {"strength": strength,
                                            "class_weights": weights.tolist()}}
     dataset = args.dataset or ckpt.args.get("dataset", "unknown")
     palette_spec = args.palette or (dataset if dataset in named_palettes() else None)
@@ -249,13 +248,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="dtypes at the graph's edges: uint8 image in and labels out "
                              "(default; TensorRT >= 8.6, ONNX Runtime, OpenVINO) or float32 "
                              "image in, int32 labels out (TensorRT 8.4 and 8.5: JetPack 5)")
-    export.add_argument("--logit-adjust", type=non_negative_float, default=0.0,
-                        metavar="STRENGTH",
-                        help="take STRENGTH x ln(class weight) off each class's scores, folded "
-                             "into the last layer's bias (enet_train/logit_adjustment.py; "
-                             "default 0: off)")
-    export.add_argument("--class-weights", type=existing_file, default=None, metavar="FILE",
-                        help="the class_weights.json of the run, for --logit-adjust")
+    logit_adjustment.add_arguments(export, "")
     export.add_argument("--target", choices=sorted(TARGETS),
                         help="a file for older boards: jetpack4 is float32 I/O at opset 13, "
                              "what TensorRT 8.2 (JetPack 4.6: TX1, Nano, TX2) parses")
@@ -287,13 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from enet_train.checkpoint import CheckpointError
     from enet_train.datasets import DatasetError
     from enet_train.export import ExportError
-    from enet_train.logit_adjustment import WeightsFileError
 
     args = get_args_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (UsageError, CheckpointError, DatasetError, ExportError, ModelFileError,
-            PaletteError, WeightsFileError) as err:
+            PaletteError, logit_adjustment.WeightsFileError) as err:
         print(f"enet-train {args.command}: error: {err}", file=sys.stderr)
         return 2
 

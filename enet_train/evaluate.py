@@ -29,12 +29,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .arguments import (OneLineErrorParser, existing_file, non_negative_float, non_negative_int,
-                        size_multiple)
+from .arguments import OneLineErrorParser, non_negative_int, size_multiple
 from .checkpoint import CheckpointError, load_checkpoint
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, build_dataset, sequence_counts,
                        splits_overlap)
-from .logit_adjustment import WeightsFileError, adjusted_network, read_class_weights
+from . import logit_adjustment
+from .logit_adjustment import Adjustment, WeightsFileError, adjusted_network, read_class_weights
 from .metrics import ConfusionMatrix
 from .model import SIZE_MULTIPLE
 from .reports import class_table_markdown, plot_confusion, write_class_tables
@@ -42,8 +42,6 @@ from .transforms import image_to_tensor
 
 # RGB uint8 HxWx3 -> uint8 HxW class ids at the same size.
 Predictor = Callable[[np.ndarray], np.ndarray]
-# (class_weights.json of the run, strength): see enet_train.logit_adjustment
-Adjustment = tuple[str, float]
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -76,13 +74,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                         help="model file only: run the network at this size (multiples of 8), "
                              "as the node's input_height/input_width would; labels are scored "
                              "at native size")
-    parser.add_argument("--logit-adjust", type=non_negative_float, default=0.0,
-                        metavar="STRENGTH",
-                        help="checkpoint only: subtract STRENGTH x ln(class weight) from each "
-                             "class's scores (1: as if trained without weights; default 0: off)")
-    parser.add_argument("--class-weights", type=existing_file, default=None, metavar="FILE",
-                        help="the class_weights.json of the run (in its --output-dir), for "
-                             "--logit-adjust")
+    logit_adjustment.add_arguments(parser, "checkpoint only: ")
     return parser
 
 
@@ -206,14 +198,8 @@ def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model_path = Path(args.model)
-    adjustment = None
-    if args.logit_adjust:
-        if args.class_weights is None:
-            print("enet-train evaluate: error: --logit-adjust needs --class-weights, the "
-                  "class_weights.json the run wrote to its --output-dir", file=sys.stderr)
-            return 2
-        adjustment = (args.class_weights, args.logit_adjust)
     try:
+        adjustment = logit_adjustment.requested(args)
         sequences = args.val_sequences.split(",") if args.val_sequences else None
         dataset = build_dataset(args.dataset, args.data, args.split, sequences=sequences)
         predict, model_classes, runner = make_predictor(model_path, args.device, args.threads,

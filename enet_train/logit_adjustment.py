@@ -12,19 +12,50 @@ parameter count and the model file's contract stay as they are.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .model import ENet
+from .arguments import existing_file, non_negative_float
+
+if TYPE_CHECKING:  # torch is imported where a network is adjusted: the CLI's parsers stay light
+    from .model import ENet
+
+# (class_weights.json of the run, strength)
+Adjustment = tuple[str, float]
 
 
 class WeightsFileError(ValueError):
     """A class weights file that is missing, unreadable or for another number of classes."""
+
+
+def add_arguments(parser: argparse.ArgumentParser, scope: str) -> None:
+    """--logit-adjust and --class-weights, as evaluate and export both take them; ``scope``
+    opens the help (which models it applies to)."""
+    parser.add_argument("--logit-adjust", type=non_negative_float, default=0.0,
+                        metavar="STRENGTH",
+                        help=f"{scope}subtract STRENGTH x ln(class weight) from each class's "
+                             f"scores, folded into the last layer's bias (1: as if trained "
+                             f"without weights; default 0: off)")
+    parser.add_argument("--class-weights", type=existing_file, default=None, metavar="FILE",
+                        help="the class_weights.json of the run (in its --output-dir), for "
+                             "--logit-adjust")
+
+
+def requested(args: argparse.Namespace) -> Adjustment | None:
+    """The adjustment the arguments ask for, None for none; a strength without its weights
+    file is a WeightsFileError."""
+    if not args.logit_adjust:
+        return None
+    if args.class_weights is None:
+        raise WeightsFileError("--logit-adjust needs --class-weights, the class_weights.json "
+                               "the run wrote to its --output-dir")
+    return args.class_weights, args.logit_adjust
 
 
 def read_class_weights(path: str | Path, num_classes: int) -> np.ndarray:
@@ -54,6 +85,8 @@ def score_offsets(weights: np.ndarray, strength: float) -> np.ndarray:
 def adjusted_network(net: ENet, weights: np.ndarray, strength: float) -> ENet:
     """A copy of ``net`` whose last layer's bias carries the offsets (``net`` is left as it
     is). Its scores are the original ones plus the offsets, at every pixel."""
+    import torch
+
     adjusted = copy.deepcopy(net)
     last = adjusted.encoder_head if adjusted.encoder_only else adjusted.fullconv
     with torch.no_grad():

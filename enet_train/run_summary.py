@@ -28,9 +28,17 @@ class RunSummary:
     epochs: int                                  # epochs trained (rows of the log)
     validations: tuple[tuple[int, float], ...]   # (epoch, mean IoU %)
     window: int
-    last_mean: float | None
     class_means: dict[str, float]
     train_last: float | None                     # training subset mean IoU % at the last one
+
+    @property
+    def recent(self) -> tuple[tuple[int, float], ...]:
+        """The validations the means are over."""
+        return self.validations[-self.window:]
+
+    @property
+    def last_mean(self) -> float | None:
+        return sum(v for _, v in self.recent) / len(self.recent) if self.recent else None
 
     @property
     def last(self) -> tuple[int, float] | None:
@@ -81,9 +89,7 @@ def summarize(path: Path, window: int = 5, name: str | None = None) -> RunSummar
     return RunSummary(
         name=name or (f"{path.parent.parent.name}/{path.parent.name}"
                       if path.name == "log.csv" else path.stem), epochs=len(rows),
-        validations=validations, window=window,
-        last_mean=sum(v for _, v in validations[-window:]) / len(recent) if recent else None,
-        class_means=class_means, train_last=None if train is None else 100.0 * train)
+        validations=validations, window=window, class_means=class_means, train_last=None if train is None else 100.0 * train)
 
 
 def markdown(summaries: Sequence[RunSummary], thin: float = 25.0) -> str:
@@ -95,11 +101,10 @@ def markdown(summaries: Sequence[RunSummary], thin: float = 25.0) -> str:
         if s.last is None:
             lines.append(f"| {s.name} | {s.epochs} | none yet | | | | |")
             continue
-        count = min(s.window, len(s.validations))
         under = ", ".join(f"{c} {v:.1f}" for c, v in s.thin(thin).items()) or "none"
         train = "" if s.train_last is None else f"{s.train_last:.1f} %"
         lines.append(f"| {s.name} | {s.epochs} | {s.last[1]:.1f} % (epoch {s.last[0]}) "
                      f"| {s.best[1]:.1f} % (epoch {s.best[0]}) | {s.last_mean:.1f} % "
-                     f"({count}: epochs {s.validations[-count][0]}-{s.last[0]}) | {train} "
+                     f"({len(s.recent)}: epochs {s.recent[0][0]}-{s.last[0]}) | {train} "
                      f"| {under} |")
     return "\n".join(lines)
