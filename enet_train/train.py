@@ -34,6 +34,7 @@ from . import distributed
 from .arguments import (OneLineErrorParser, existing_file, non_negative_float, non_negative_int,
                         positive_float, positive_int, probability, size_multiple)
 from .checkpoint import CheckpointError, load_checkpoint
+from .class_paste import ClassPaste, class_ids
 from .class_weights import METHODS, dataset_weights
 from .datasets import (DATASETS, IGNORE_INDEX, DatasetError, SegmentationDataset, build_dataset,
                        pad_collate, sequence_counts, splits_overlap)
@@ -152,6 +153,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     aug.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
                      help="Gaussian pixel noise up to this standard deviation, 0..255 units "
                           "(default: off)")
+    aug.add_argument("--paste-classes", type=str, default=None, metavar="NAME[,NAME]",
+                     help="paste these classes' pixels from another training frame over a frame, "
+                          "where they stand in theirs, e.g. Pole,SignSymbol,Pedestrian,Bicyclist "
+                          "(default: off)")
+    aug.add_argument("--paste-probability", type=probability, default=0.5, metavar="P",
+                     help="share of frames given a paste with --paste-classes")
 
     run = parser.add_argument_group("run")
     run.add_argument("--output-dir", type=str, default="runs/enet",
@@ -507,7 +514,11 @@ def make_loaders(args: argparse.Namespace, stage: str, info: distributed.DistInf
     if info.is_main:
         print(f"training on {describe_frames(train_set)}; validating on "
               f"{describe_frames(val_set)}", flush=True)
-    train_loader = _loader(args, train_set, info, training=True)
+    trained_on: Dataset = train_set
+    if args.paste_classes:
+        trained_on = ClassPaste(train_set, class_ids(args.paste_classes, train_set.class_names),
+                                args.paste_probability)
+    train_loader = _loader(args, trained_on, info, training=True)
     if len(train_loader) == 0:
         raise DatasetError(f"{args.train_split} split has {len(train_set)} images, fewer than one "
                          f"batch of {args.batch_size} per process: lower --batch-size")

@@ -86,6 +86,7 @@ def test_sizes_are_multiples_of_8_and_the_error_says_which_to_try(capsys):
      "--encoder-checkpoint nowhere.pth: no such file"),
     (["--stage", "encoder", "--teacher", __file__], "--teacher teaches stage full"),
     (["--batch-size", "9"], "fewer than one batch of 9"),
+    (["--paste-classes", "Pole,Tre"], "--paste-classes 'Pole,Tre': no class Tre; the data set's"),
 ])
 def test_a_bad_combination_is_one_line_and_status_2_before_any_epoch(extra, message, tmp_path,
                                                                      capsys):
