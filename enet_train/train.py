@@ -133,6 +133,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                        help="weight of the distillation loss with --teacher")
     optim.add_argument("--distill-temperature", type=positive_float, default=1.0,
                        help="softmax temperature of teacher and student in distillation")
+    optim.add_argument("--ohem", type=probability, nargs=2, default=None,
+                       metavar=("THRESHOLD", "MIN_KEPT"),
+                       help="cross-entropy over the hard pixels only: those whose true class "
+                            "has a probability below THRESHOLD, and at least the MIN_KEPT share "
+                            "of the labelled pixels, hardest first, e.g. 0.7 0.1 (default: "
+                            "every pixel, as the paper)")
     optim.add_argument("--lovasz-weight", type=non_negative_float, default=0.0,
                        help="add this times the Lovasz-softmax loss (a surrogate of 1 - IoU per "
                             "class) to the cross-entropy; 0: cross-entropy alone (paper)")
@@ -628,7 +634,8 @@ class StageRun:
         self.trained = torch.compile(self.net) if args.compile else self.net
         self.criterion = SegmentationLoss(
             class_weight_tensor(args, self.train_set, info, self.device), IGNORE_INDEX,
-            args.lovasz_weight, args.distill_weight, args.distill_temperature)
+            args.lovasz_weight, args.distill_weight, args.distill_temperature,
+            tuple(args.ohem) if args.ohem else None)
         self.teacher = load_teacher(args.teacher, self.num_classes, self.device) \
             if stage == "full" else None
         self.epochs = args.epochs_encoder if stage == "encoder" else args.epochs_full

@@ -1,4 +1,5 @@
-"""The training losses: Lovasz-softmax against its definition, and the combined loss."""
+"""The training losses: Lovasz-softmax and OHEM against their definitions, and the combined
+loss as training builds it."""
 from __future__ import annotations
 
 import math
@@ -7,7 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from enet_train.losses import LOVASZ_FLOOR, SegmentationLoss, distillation_loss, lovasz_softmax
+from _train_data import make_tiny_camvid
+from enet_train import train
+from enet_train.distributed import DistInfo
+from enet_train.losses import (LOVASZ_FLOOR, SegmentationLoss, distillation_loss, lovasz_softmax,
+                               ohem_cross_entropy)
 from enet_train.metrics import ConfusionMatrix
 
 IGNORE = 255
@@ -125,3 +130,57 @@ def test_distillation_loss_is_zero_for_a_student_equal_to_its_teacher_and_teache
         student, teacher, 2.0).item(), rel=1e-6)
     loss.backward()
     assert student.grad is not None and teacher.grad is None
+
+
+def _ohem_by_hand(logits, labels, weight, threshold, min_kept) -> float:
+    """Pixel by pixel: the true class's probability, the hard pixels, their weighted mean."""
+    pixels = []
+    for n, y, x in torch.nonzero(labels != IGNORE).tolist():
+        c = int(labels[n, y, x])
+        p = torch.softmax(logits[n, :, y, x], 0)[c].item()
+        pixels.append((p, float(weight[c])))
+    pixels.sort()
+    count = max(1, int(min_kept * len(pixels)))
+    cutoff = max(threshold, pixels[count - 1][0])
+    kept = [(p, w) for p, w in pixels if p <= cutoff]
+    return sum(-w * math.log(p) for p, w in kept) / sum(w for _, w in kept)
+
+
+@pytest.mark.parametrize("threshold, min_kept", [(0.3, 0.0), (0.3, 0.5), (0.0, 0.25), (0.9, 0.1)])
+def test_ohem_is_the_weighted_cross_entropy_of_the_hard_pixels_by_hand(threshold, min_kept):
+    logits, labels = _batch(seed=5)
+    weight = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    loss = ohem_cross_entropy(logits, labels, weight, IGNORE, threshold, min_kept)
+    assert loss.item() == pytest.approx(_ohem_by_hand(logits, labels, weight, threshold,
+                                                      min_kept), rel=1e-5)
+
+
+def test_ohem_keeping_every_pixel_is_the_papers_loss_and_ignored_pixels_learn_nothing():
+    logits, labels = _batch(seed=6)
+    weight = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    plain = SegmentationLoss(weight, IGNORE)(logits, labels)
+    every = SegmentationLoss(weight, IGNORE, ohem=(1.0, 0.0))(logits, labels)
+    assert every.item() == pytest.approx(plain.item(), rel=1e-6)
+    hard = logits.clone().requires_grad_(True)
+    SegmentationLoss(weight, IGNORE, ohem=(0.5, 0.1))(hard, labels).backward()
+    assert torch.all(hard.grad[0, :, 0, :3] == 0)  # the ignored pixels
+    easy = (hard.detach().softmax(1).gather(1, labels.clamp(max=4)[:, None])[:, 0] > 0.5)
+    easy &= labels != IGNORE
+    assert easy.any() and torch.all(hard.grad.abs().sum(1)[easy] == 0)  # easy pixels: none
+
+
+def test_ohem_of_only_ignored_pixels_is_zero_with_a_gradient():
+    logits = torch.randn(1, 3, 4, 4, requires_grad=True)
+    loss = ohem_cross_entropy(logits, torch.full((1, 4, 4), IGNORE), None, IGNORE, 0.7, 0.1)
+    loss.backward()
+    assert loss.item() == 0 and torch.all(logits.grad == 0)
+
+
+def test_training_takes_ohem_and_lovasz_into_its_loss(tmp_path):
+    data = make_tiny_camvid(tmp_path / "camvid", {"train": 4, "val": 2}, height=32)
+    args = train.get_args_parser().parse_args(
+        ["--data", str(data), "--output-dir", str(tmp_path / "out"), "--workers", "0",
+         "--batch-size", "2", "--stage", "full", "--ohem", "0.7", "0.1",
+         "--lovasz-weight", "0.5"])
+    criterion = train.StageRun(args, "full", DistInfo(), None, False).criterion
+    assert criterion.ohem == (0.7, 0.1) and criterion.lovasz_weight == 0.5
