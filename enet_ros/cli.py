@@ -37,6 +37,10 @@ class CliError(ValueError):
     """Bad command-line input, reported as one line."""
 
 
+# enet-ros bag's options that are the node's enet/points parameters, by the parameter's name
+BAG_POINTS_OPTIONS = ("depth_slop", "points_classes", "points_stride", "points_max_range")
+
+
 def _add_model_args(parser: argparse.ArgumentParser, several_engines: bool = False) -> None:
     parser.add_argument("--model", type=existing_file, default=None,
                         help=f"exported .onnx model file (default: the shipped {DEFAULT_MODEL})")
@@ -101,19 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     bag.add_argument("--camera-info-topic", default=None,
                      help="CameraInfo of the colour camera, for the points (default: "
                           "camera_info beside --image-topic, e.g. /camera/color/camera_info)")
-    # the node's enet/points parameters, with its defaults
-    bag.add_argument("--depth-slop", type=depth_slop, default=spec("depth_slop").default,
-                     help="seconds a depth image's stamp may differ from the frame's, 0 to 1; "
-                          "the nearest wins (default 0: equal stamps only)")
-    bag.add_argument("--points-classes", default=spec("points_classes").default,
-                     help="class names the points keep, comma-separated (default: all)")
-    bag.add_argument("--points-stride", type=points_stride,
-                     default=spec("points_stride").default,
-                     help="every n-th depth pixel in each direction, 1 to 64 (default 1)")
-    bag.add_argument("--points-max-range", type=points_max_range,
-                     default=spec("points_max_range").default,
-                     help="metres beyond which a depth is dropped, 0 to 1000 (default 0: no "
-                          "limit)")
+    # the node's enet/points parameters: its defaults, limits and descriptions
+    for name, kind in zip(BAG_POINTS_OPTIONS, (depth_slop, None, points_stride, points_max_range)):
+        param = spec(name)
+        limits = f"{param.constraints}; " if param.constraints else ""
+        bag.add_argument(f"--{name.replace('_', '-')}", type=kind, default=param.default,
+                         help=f"{param.description} ({limits}default {param.default!r})")
     _add_model_args(bag)
 
     bench = commands.add_parser("bench", help="time the model alone and the whole pipeline, "
@@ -153,10 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--cache-dir", type=output_dir, default=None,
                        help="engine cache folder (default ~/.cache/enet_ros/tensorrt)")
     return parser
-
-
-# enet-ros bag's options that are the node's enet/points parameters, by the parameter's name
-BAG_POINTS_OPTIONS = ("depth_slop", "points_classes", "points_stride", "points_max_range")
 
 
 def _model_path(args: argparse.Namespace) -> Path:
