@@ -39,20 +39,34 @@ def test_histogram_matching_keeps_a_frame_matched_to_its_own_histogram_and_darke
     assert abs(np.median(probes.luma(toned)) - np.median(probes.luma(frame)) / 2) <= 2
 
 
-def test_ensemble_of_one_network_twice_scores_as_evaluate_does(tmp_path, monkeypatch, capsys):
+def probe_rows(tmp_path, monkeypatch, capsys, *argv: str) -> tuple[list[str], str]:
+    """The table rows a probe prints on a tiny two-sequence CamVid, and evaluate's mean IoU
+    of the checkpoint it is given on the held-out sequence, as the probe prints it."""
     data = make_tiny_camvid(tmp_path / "camvid", {"train": 4, "val": 2}, height=32,
                             sequences=("0001TP", "0006R0"))
     torch.manual_seed(0)
     checkpoint = tmp_path / "a.pth"
     torch.save({"model": ENet(11).state_dict(), "class_names": list(CLASS_NAMES)}, checkpoint)
-    monkeypatch.setattr(sys, "argv", ["held_out_probes.py", "ensemble", str(checkpoint),
-                                      str(checkpoint), "--data", str(data),
-                                      "--sequence", "0006R0"])
+    monkeypatch.setattr(sys, "argv", ["held_out_probes.py", *(
+        str(checkpoint) if arg == "CKPT" else arg for arg in argv),
+        "--data", str(data), "--sequence", "0006R0"])
     probes.main()
-    rows = capsys.readouterr().out.strip().splitlines()[2:]
-    assert [row.split(" | ")[0] for row in rows] == ["| a", "| a", "| a + a"]
-    assert len({row.split(" | ", 1)[1] for row in rows}) == 1  # the same scores
     predict, _ = torch_predictor(checkpoint, torch.device("cpu"))
     held = build_dataset("camvid", data, "train+val", sequences=["0006R0"])
     want = evaluate(predict, held, show=False).compute()
-    assert rows[0].split(" | ")[1] == f"**{100 * want.mean_iou:.1f}**"
+    return capsys.readouterr().out.strip().splitlines()[2:], f"**{100 * want.mean_iou:.1f}**"
+
+
+def test_ensemble_of_one_network_twice_scores_as_evaluate_does(tmp_path, monkeypatch, capsys):
+    rows, want = probe_rows(tmp_path, monkeypatch, capsys, "ensemble", "CKPT", "CKPT")
+    assert [row.split(" | ")[0] for row in rows] == ["| a", "| a", "| a + a"]
+    assert len({row.split(" | ", 1)[1] for row in rows}) == 1  # the same scores
+    assert rows[0].split(" | ")[1] == want
+
+
+def test_tone_probe_scores_the_frames_as_recorded_as_evaluate_does(tmp_path, monkeypatch,
+                                                                   capsys):
+    rows, want = probe_rows(tmp_path, monkeypatch, capsys, "tone", "CKPT", "--medians", "60")
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| as recorded", "| gamma to median luma 60", "| luma histogram of the training frames"]
+    assert rows[0].split(" | ")[1] == want
