@@ -92,7 +92,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                        help="train the encoder (1/8 labels), the full network, or both in turn")
     stage.add_argument("--encoder-checkpoint", type=str, default=None,
                        help="stage-encoder checkpoint whose encoder starts stage full "
-                            "(default with --stage both: <output-dir>/encoder/best.pth)")
+                            "(default with --stage both: <output-dir>/encoder/best.pth, or "
+                            "last.pth with --val-sequences)")
     stage.add_argument("--init-checkpoint", type=existing_file, default=None,
                        help="stage full: start from this full-network checkpoint's weights (all "
                             "of them) with a fresh optimizer and schedule, to fine-tune a "
@@ -803,6 +804,13 @@ def run_folds(args: argparse.Namespace) -> int:
     return 0
 
 
+def handed_to_full(args: argparse.Namespace) -> str:
+    """The encoder checkpoint that ``--stage both`` starts stage full from: the best on val, or
+    with ``--val-sequences`` the last, since the held-out sequence only measures (a choice made
+    on it would flatter the fold's score)."""
+    return "last.pth" if args.val_sequences else "best.pth"
+
+
 def argument_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with a combination of arguments that each parsed, in one line; None when
     nothing is. Checked before any data is read."""
@@ -862,7 +870,7 @@ def _run(args: argparse.Namespace) -> int:
         for stage in stages:
             encoder = args.encoder_checkpoint
             if stage == "full" and args.stage == "both" and not encoder:
-                encoder = str(Path(args.output_dir) / "encoder" / "best.pth")
+                encoder = str(Path(args.output_dir) / "encoder" / handed_to_full(args))
             stage_resume = resume if resume is not None and resume["stage"] == stage else None
             if not run_stage(args, stage, info, stage_resume, encoder, deadline)[1]:
                 break

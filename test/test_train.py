@@ -465,6 +465,22 @@ def test_val_sequences_each_runs_one_fold_a_sequence(sequences, tmp_path, capsys
     assert "no sequence X; its sequences are A, C" in capsys.readouterr().err
 
 
+def test_a_held_out_sequence_never_picks_the_encoder_that_stage_full_starts_from(
+        sequences, tmp_path, monkeypatch):
+    handed_over = []
+    real_load_encoder = train.load_encoder
+
+    def spy(model, path):
+        handed_over.append(path)
+        real_load_encoder(model, path)
+
+    monkeypatch.setattr(train, "load_encoder", spy)
+    args = parse(sequences, tmp_path, "--train-split", "train+val", "--val-sequences", "B",
+                 "--train-eval-images", "0")
+    assert train.main(args) == 0
+    assert handed_over == [str(tmp_path / "encoder" / "last.pth")]
+
+
 def test_distillation_from_a_wider_teacher_trains_the_papers_network(data, tmp_path):
     assert train.main(parse(data, tmp_path / "teacher", "--stage", "full", "--width", "2")) == 0
     teacher_path = tmp_path / "teacher" / "full" / "last.pth"
