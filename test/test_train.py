@@ -30,15 +30,21 @@ def data(tmp_path_factory):
     return make_tiny_camvid(tmp_path_factory.mktemp("camvid"), height=32)
 
 
-def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, monkeypatch):
-    handed_over = []
+@pytest.fixture
+def handed_over(monkeypatch) -> list:
+    """The encoder checkpoints stage full is started from, as training loads them."""
+    paths = []
     real_load_encoder = train.load_encoder
 
     def spy(model, path):
-        handed_over.append(path)
+        paths.append(path)
         real_load_encoder(model, path)
 
     monkeypatch.setattr(train, "load_encoder", spy)
+    return paths
+
+
+def test_both_stages_write_checkpoints_logs_and_pictures(data, tmp_path, handed_over):
     args = parse(data, tmp_path, "--scale", "0.75", "1.5", "--flip", "--jitter", "0.2",
                  "--lr-schedule", "cosine", "--warmup-epochs", "0.5")
     assert train.main(args) == 0
@@ -466,15 +472,7 @@ def test_val_sequences_each_runs_one_fold_a_sequence(sequences, tmp_path, capsys
 
 
 def test_a_held_out_sequence_never_picks_the_encoder_that_stage_full_starts_from(
-        sequences, tmp_path, monkeypatch):
-    handed_over = []
-    real_load_encoder = train.load_encoder
-
-    def spy(model, path):
-        handed_over.append(path)
-        real_load_encoder(model, path)
-
-    monkeypatch.setattr(train, "load_encoder", spy)
+        sequences, tmp_path, handed_over):
     args = parse(sequences, tmp_path, "--train-split", "train+val", "--val-sequences", "B",
                  "--train-eval-images", "0")
     assert train.main(args) == 0
