@@ -100,14 +100,22 @@ def torch_predictor(path: Path, device: torch.device, adjustment: Adjustment | N
 
     @torch.no_grad()
     def predict(image: np.ndarray) -> np.ndarray:
-        height, width = image.shape[:2]
-        x = image_to_tensor(pad_to_multiple(image)).unsqueeze(0).to(device)
-        scores = net(x)
-        if scores.shape[-2:] != x.shape[-2:]:
-            scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return scores[0, :, :height, :width].argmax(0).to(torch.uint8).cpu().numpy()
+        return network_scores(net, image, device).argmax(0).to(torch.uint8).cpu().numpy()
 
     return predict, loaded.class_names
+
+
+def network_scores(net: torch.nn.Module, image: np.ndarray, device: torch.device
+                   ) -> torch.Tensor:
+    """A network's class scores (C, H, W) for one RGB image of any size: padded to the
+    network's multiple and cropped back, so each pixel is scored where it stands; an
+    encoder's coarse scores are upsampled bilinearly first."""
+    height, width = image.shape[:2]
+    x = image_to_tensor(pad_to_multiple(image)).unsqueeze(0).to(device)
+    scores = net(x)
+    if scores.shape[-2:] != x.shape[-2:]:
+        scores = F.interpolate(scores, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return scores[0, :, :height, :width]
 
 
 def onnx_predictor(path: Path, threads: int, engine_kind: str = "onnxruntime",

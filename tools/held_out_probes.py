@@ -30,10 +30,9 @@ import torch
 
 from enet_train.checkpoint import load_checkpoint
 from enet_train.datasets import build_dataset
-from enet_train.evaluate import evaluate, pad_to_multiple, torch_predictor
+from enet_train.evaluate import evaluate, network_scores, torch_predictor
 from enet_train.logit_adjustment import read_class_weights, score_offsets
 from enet_train.metrics import ConfusionMatrix
-from enet_train.transforms import image_to_tensor
 
 Tone = Callable[[np.ndarray], np.ndarray]
 
@@ -95,6 +94,7 @@ def tone_probe(args: argparse.Namespace) -> None:
 def ensemble_probe(args: argparse.Namespace) -> None:
     held = build_dataset("camvid", args.data, "train+val", sequences=[args.sequence])
     nets = [load_checkpoint(path).net.eval() for path in args.checkpoints]
+    cpu = torch.device("cpu")
     offsets = torch.zeros(held.num_classes, 1, 1)
     if args.logit_adjust:
         weights = read_class_weights(args.class_weights, held.num_classes)
@@ -110,9 +110,7 @@ def ensemble_probe(args: argparse.Namespace) -> None:
     with torch.no_grad():
         for index in range(len(held)):
             image, label = held[index]
-            height, width = label.shape
-            x = image_to_tensor(pad_to_multiple(image))[None]
-            probs = [net(x)[0, :, :height, :width].softmax(0) for net in nets]
+            probs = [network_scores(net, image, cpu).softmax(0) for net in nets]
             for group in groups:
                 mean = sum(probs[m] for m in group) / len(group)
                 matrices[group].update(torch.from_numpy(label), (mean.log() + offsets).argmax(0))
